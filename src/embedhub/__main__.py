@@ -1,0 +1,3 @@
+from embedhub.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,42 @@
+"""`embedhub` command: each command group lives in its own module and adds its own sub-parser."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from embedhub import __version__
+
+# Module names under embedhub.cli; each defines add_parser(subparsers).
+COMMAND_MODULES = ("serve", "tokens", "hub_commands", "embed")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="embedhub",
+        description="Self-hosted embeddings as a service, bulk embedding, and a dataset hub.",
+    )
+    parser.add_argument("--version", action="version", version=f"embedhub {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"embedhub.cli.{name}").add_parser(sub)
+    return parser
+
+
+def add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="where the database, hub repos and everything else are kept "
+        "(default: $EMBEDHUB_HOME or ~/.embedhub)",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

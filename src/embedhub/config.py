@@ -1,0 +1,97 @@
+"""One frozen Settings object. Every field is also an EMBEDHUB_<FIELD> environment variable;
+a command-line flag wins over the variable, which wins over the default here."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from embedhub.types import ModelSpec
+
+DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("EMBEDHUB_HOME", "~/.embedhub")).expanduser()
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(default_factory=default_data_dir)
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # The URL clients reach this server at; used in URLs the server hands out (repo URLs, LFS
+    # upload links). Empty means "derive it from the request's Host header".
+    public_url: str = ""
+    models: tuple[ModelSpec, ...] = (ModelSpec(DEFAULT_MODEL_ID),)
+    # Padded tokens (longest input x inputs) one forward pass may hold.
+    max_batch_tokens: int = 8192
+    # Requests admitted at once (queued or running); the next one gets 429 at once.
+    max_concurrent_requests: int = 512
+    # Inputs one request may carry.
+    max_client_batch_size: int = 2048
+    # Bytes one embedding request body may have (hub uploads have their own limit).
+    payload_limit: int = 2_000_000
+    # Inference needs a token even on loopback.
+    require_token: bool = False
+    # Entries in the in-memory embedding cache; 0 turns it off.
+    cache_size: int = 100_000
+    # Threads the model runtime uses; 0 means one per CPU core.
+    threads: int = 0
+    # Files at least this large are stored as Git LFS objects in hub repos.
+    lfs_threshold: int = 10 * 1024 * 1024
+    # Bytes one hub commit body may have.
+    hub_payload_limit: int = 2 * 1024 * 1024 * 1024
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "embedhub.db"
+
+    @property
+    def on_loopback(self) -> bool:
+        return self.host in ("127.0.0.1", "localhost", "::1") or self.host.startswith("127.")
+
+    @property
+    def inference_needs_token(self) -> bool:
+        return self.require_token or not self.on_loopback
+
+    def replace(self, **changes: object) -> "Settings":
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+def parse_model(text: str) -> ModelSpec:
+    """`ID` or `ID=PATH`."""
+    model_id, sep, path = text.partition("=")
+    if not model_id:
+        raise ValueError(f"--model {text!r}: expected ID or ID=PATH")
+    return ModelSpec(model_id, path if sep else None)
+
+
+def _coerce(value: str, kind: type) -> object:
+    if kind is bool:
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    if kind is Path:
+        return Path(value).expanduser()
+    return kind(value)
+
+
+def settings_from_env(**overrides: object) -> Settings:
+    """Settings from EMBEDHUB_* variables, then `overrides` (flags given on the command line;
+    a `None` override means "not given")."""
+    values: dict[str, object] = {}
+    types = {"data_dir": Path, "models": None}
+    for f in dataclasses.fields(Settings):
+        raw = os.environ.get(f"EMBEDHUB_{f.name.upper()}")
+        if raw is None:
+            continue
+        if f.name == "models":
+            values["models"] = tuple(parse_model(m) for m in raw.split(",") if m.strip())
+        else:
+            kind = types.get(f.name) or type(getattr(Settings(), f.name))
+            values[f.name] = _coerce(raw, kind)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if "data_dir" in values:
+        values["data_dir"] = Path(str(values["data_dir"])).expanduser()
+    return Settings(**values)  # type: ignore[arg-type]

@@ -1,0 +1,194 @@
+"""SQLite: users, organisations, tokens and hub repos. Only token hashes are stored.
+
+One connection per thread (sqlite3 objects must not cross threads); WAL so readers never wait
+for a writer; every write is one transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS orgs (
+    name TEXT PRIMARY KEY,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS members (
+    org TEXT NOT NULL REFERENCES orgs(name) ON DELETE CASCADE,
+    user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    PRIMARY KEY (org, user)
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    hash TEXT PRIMARY KEY,
+    user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('read', 'write')),
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS repos (
+    type TEXT NOT NULL CHECK (type IN ('model', 'dataset', 'space')),
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    private INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (type, namespace, name)
+);
+"""
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
+TOKEN_PREFIX = "eh_"
+
+
+class NameError_(ValueError):
+    """A user, organisation or token name that can't be used."""
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    user: str
+    name: str
+    role: str  # "read" | "write"
+
+    @property
+    def can_write(self) -> bool:
+        return self.role == "write"
+
+
+@dataclass(frozen=True)
+class RepoRow:
+    type: str
+    namespace: str
+    name: str
+    private: bool
+    created_at: float
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def check_name(name: str, what: str) -> str:
+    if not NAME_RE.match(name) or ".." in name or name.endswith((".git", ".")):
+        raise NameError_(
+            f"{what} name {name!r} is not valid: use 1-96 letters, digits, '-', '_' or '.', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+class Database:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        with self.transaction() as conn:
+            conn.executescript(SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def query(self, sql: str, args: tuple = ()) -> list[tuple]:
+        return self._conn().execute(sql, args).fetchall()
+
+    # --- users and organisations share one namespace -------------------------------------
+    def namespace_kind(self, name: str) -> str | None:
+        if self.query("SELECT 1 FROM users WHERE name = ?", (name,)):
+            return "user"
+        if self.query("SELECT 1 FROM orgs WHERE name = ?", (name,)):
+            return "org"
+        return None
+
+    def create_user(self, name: str, *, exist_ok: bool = False) -> bool:
+        """Returns True when the user was created, False when it existed (and exist_ok)."""
+        check_name(name, "user")
+        with self.transaction() as conn:
+            if conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
+                if exist_ok:
+                    return False
+                raise NameError_(f"user {name!r} already exists")
+            if conn.execute("SELECT 1 FROM orgs WHERE name = ?", (name,)).fetchone():
+                raise NameError_(f"{name!r} is already an organisation")
+            conn.execute("INSERT INTO users VALUES (?, ?)", (name, time.time()))
+        return True
+
+    def create_org(self, name: str, members: list[str] = ()) -> None:  # type: ignore[assignment]
+        check_name(name, "organisation")
+        with self.transaction() as conn:
+            if conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
+                raise NameError_(f"{name!r} is already a user")
+            conn.execute("INSERT OR IGNORE INTO orgs VALUES (?, ?)", (name, time.time()))
+            for user in members:
+                if not conn.execute("SELECT 1 FROM users WHERE name = ?", (user,)).fetchone():
+                    raise NameError_(f"user {user!r} does not exist (embedhub user create {user})")
+                conn.execute("INSERT OR IGNORE INTO members VALUES (?, ?)", (name, user))
+
+    def orgs_of(self, user: str) -> list[str]:
+        rows = self.query("SELECT org FROM members WHERE user = ? ORDER BY org", (user,))
+        return [r[0] for r in rows]
+
+    def can_write_namespace(self, user: str, namespace: str) -> bool:
+        if user == namespace:
+            return True
+        return bool(
+            self.query("SELECT 1 FROM members WHERE org = ? AND user = ?", (namespace, user))
+        )
+
+    # --- tokens ----------------------------------------------------------------------------
+    def create_token(self, user: str, *, write: bool = False, name: str = "default") -> str:
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        with self.transaction() as conn:
+            if not conn.execute("SELECT 1 FROM users WHERE name = ?", (user,)).fetchone():
+                raise NameError_(f"user {user!r} does not exist")
+            conn.execute(
+                "INSERT INTO tokens VALUES (?, ?, ?, ?, ?)",
+                (hash_token(token), user, name, "write" if write else "read", time.time()),
+            )
+        return token
+
+    def resolve_token(self, token: str) -> TokenInfo | None:
+        rows = self.query(
+            "SELECT user, name, role FROM tokens WHERE hash = ?", (hash_token(token),)
+        )
+        return TokenInfo(*rows[0]) if rows else None
+
+    # --- repos -------------------------------------------------------------------------------
+    def get_repo(self, type_: str, namespace: str, name: str) -> RepoRow | None:
+        rows = self.query(
+            "SELECT type, namespace, name, private, created_at FROM repos "
+            "WHERE type = ? AND namespace = ? AND name = ?",
+            (type_, namespace, name),
+        )
+        if not rows:
+            return None
+        t, ns, n, private, created = rows[0]
+        return RepoRow(t, ns, n, bool(private), created)
