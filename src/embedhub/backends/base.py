@@ -1,0 +1,26 @@
+"""The protocol every model runtime implements. A backend knows no queue and no HTTP."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from embedhub.types import ModelInfo
+
+
+class Backend(Protocol):
+    info: ModelInfo
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Tokens each text has with special tokens, before truncation. Thread-safe."""
+        ...
+
+    def tokenize(self, texts: list[str]) -> list[list[tuple[int, str, int, int]]]:
+        """(id, token text, start, stop) per token, special tokens included, untruncated."""
+        ...
+
+    def embed(self, texts: list[str], *, truncation_side: str = "right") -> np.ndarray:
+        """(n, d) float32 embeddings as the model's modules make them, minus a final
+        Normalize (the engine applies normalisation, so clients can turn it off)."""
+        ...

@@ -1,0 +1,81 @@
+"""sentence-transformers on torch: the reference runtime, so vectors equal `encode()`."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+
+from embedhub.models import resolve_model
+from embedhub.types import ModelInfo, ModelSpec
+
+
+class SentenceTransformersBackend:
+    def __init__(self, model, info: ModelInfo) -> None:  # model: SentenceTransformer
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        modules = list(model)
+        normalizes = type(modules[-1]).__name__ == "Normalize"
+        # The same weights without the final Normalize: the engine normalises (or not, when a
+        # client asks for raw vectors), in float32 exactly as Normalize does.
+        self._raw = SentenceTransformer(modules=modules[:-1], device="cpu") if normalizes else model
+        self._raw.max_seq_length = model.max_seq_length
+        self._raw.eval()
+        self._torch = torch
+        self.info = info
+        # A private copy of the tokenizer for counting: the model's own one changes its
+        # truncation/padding state on every call, and fast tokenizers refuse concurrent use.
+        self._counter = model.tokenizer.backend_tokenizer.__class__.from_str(
+            model.tokenizer.backend_tokenizer.to_str()
+        )
+        self._counter.no_truncation()
+        self._counter.no_padding()
+        self._count_lock = threading.Lock()
+        self._embed_lock = threading.Lock()
+
+    @classmethod
+    def load(cls, spec: ModelSpec, *, threads: int = 0) -> "SentenceTransformersBackend":
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(threads or os.cpu_count() or 1)
+        path = resolve_model(spec)
+        model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        modules = list(model)
+        info = ModelInfo(
+            model_id=spec.model_id,
+            dimension=int(model.get_embedding_dimension()),
+            max_seq_length=int(model.max_seq_length),
+            normalizes=type(modules[-1]).__name__ == "Normalize",
+            prompts={k: v for k, v in (model.prompts or {}).items()},
+        )
+        return cls(model, info)
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        with self._count_lock:
+            encodings = self._counter.encode_batch(texts)
+        return [len(e.ids) for e in encodings]
+
+    def tokenize(self, texts: list[str]) -> list[list[tuple[int, str, int, int]]]:
+        with self._count_lock:
+            encodings = self._counter.encode_batch(texts)
+        return [
+            [(i, tok, start, stop) for i, tok, (start, stop) in zip(e.ids, e.tokens, e.offsets)]
+            for e in encodings
+        ]
+
+    def embed(
+        self, texts: list[str], *, truncation_side: str = "right", prompt: str | None = None
+    ) -> np.ndarray:
+        model = self._raw
+        with self._embed_lock, self._torch.inference_mode():
+            tokenizer = model.tokenizer
+            tokenizer.truncation_side = truncation_side
+            try:
+                features = model.preprocess(texts, prompt=prompt)
+                out = model(features)["sentence_embedding"]
+            finally:
+                tokenizer.truncation_side = "right"
+        return out.float().numpy()

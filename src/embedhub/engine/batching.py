@@ -1,0 +1,57 @@
+"""Choosing the next batch: a pure function, so it can be tested without a model.
+
+Work on CPU scales with *padded* tokens (longest input x inputs), so a batch groups inputs of
+similar length. The oldest waiting input is always in the next batch, so long inputs are never
+starved by a stream of short ones."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+
+class Waiting(Protocol):
+    tokens: int
+    group: tuple  # inputs only share a forward pass within one group (truncation side, prompt)
+    seq: int  # arrival order
+
+
+def padded_cost(lengths: Sequence[int]) -> int:
+    return max(lengths) * len(lengths) if lengths else 0
+
+
+def pick_batch(waiting: Sequence[Waiting], max_batch_tokens: int) -> list[int]:
+    """Indices into `waiting` for the next forward pass; never empty when `waiting` isn't."""
+    if not waiting:
+        return []
+    oldest = min(range(len(waiting)), key=lambda i: waiting[i].seq)
+    group = waiting[oldest].group
+    same = sorted(
+        (i for i in range(len(waiting)) if waiting[i].group == group),
+        key=lambda i: (waiting[i].tokens, waiting[i].seq),
+    )
+    at = same.index(oldest)
+    lo, hi = at, at + 1  # the window same[lo:hi], grown toward the closer length
+    longest = waiting[oldest].tokens
+    while True:
+        left = waiting[same[lo - 1]].tokens if lo > 0 else None
+        right = waiting[same[hi]].tokens if hi < len(same) else None
+        if left is None and right is None:
+            break
+        # Prefer the neighbour that adds less padding: a shorter one costs nothing extra.
+        take_left = right is None or (left is not None and longest - left <= right - longest)
+        new_longest = longest if take_left else max(longest, right)  # type: ignore[arg-type]
+        if new_longest * (hi - lo + 1) > max_batch_tokens:
+            if take_left or left is None:
+                break
+            # The longer neighbour doesn't fit; a shorter one still might.
+            if longest * (hi - lo + 1) > max_batch_tokens:
+                break
+            take_left = True
+            new_longest = longest
+        if take_left:
+            lo -= 1
+        else:
+            hi += 1
+        longest = new_longest
+    return same[lo:hi]

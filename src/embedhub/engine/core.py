@@ -1,0 +1,278 @@
+"""The engine: one per model, shared by every route and by bulk embedding.
+
+Requests are split into inputs that wait in one pool; a single worker thread takes batches
+(token budget, similar lengths) and runs the backend off the event loop. Admission is bounded:
+past `max_concurrent_requests` a request is refused at once (Overloaded), never queued without
+end. The engine knows no HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from embedhub.backends.base import Backend
+from embedhub.engine.batching import pick_batch
+from embedhub.engine.cache import EmbeddingCache
+from embedhub.engine.observer import EngineObserver
+from embedhub.errors import EmbedhubError, Kind
+from embedhub.types import EmbedOptions, EmbedResult, ModelInfo, Timings
+
+
+@dataclass
+class _Input:
+    text: str
+    tokens: int
+    group: tuple  # (truncation side, prompt)
+    seq: int
+    job: "_Job"
+    slots: list[int]  # positions in the job's output (duplicates share one input)
+    enqueued: float = field(default_factory=time.perf_counter)
+
+
+class _Job:
+    """One request's inputs; completes when every input has a vector."""
+
+    def __init__(self, n: int, dim: int, remaining: int) -> None:
+        self.vectors = np.empty((n, dim), dtype=np.float32)
+        self.remaining = remaining
+        self.error: BaseException | None = None
+        self.timings = Timings()
+        self._done = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._future: asyncio.Future | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future:
+        self._loop = loop
+        self._future = loop.create_future()
+        return self._future
+
+    def finish(self) -> None:
+        self._done.set()
+        if self._loop is not None and self._future is not None:
+            self._loop.call_soon_threadsafe(self._resolve)
+
+    def _resolve(self) -> None:
+        if self._future is not None and not self._future.done():
+            self._future.set_result(None)
+
+    def wait(self) -> None:
+        self._done.wait()
+
+
+class Engine:
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        max_batch_tokens: int = 8192,
+        max_concurrent_requests: int = 512,
+        cache_size: int = 0,
+        observer: EngineObserver | None = None,
+    ) -> None:
+        self.backend = backend
+        self.max_batch_tokens = max_batch_tokens
+        self.max_concurrent_requests = max_concurrent_requests
+        self.cache = EmbeddingCache(cache_size)
+        self.observer = observer or EngineObserver()
+        self._waiting: list[_Input] = []
+        self._cond = threading.Condition()
+        self._seq = itertools.count()
+        self._admitted = 0
+        self._admit_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+
+    @property
+    def info(self) -> ModelInfo:
+        return self.backend.info
+
+    @property
+    def healthy(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def queue_size(self) -> int:
+        return len(self._waiting)
+
+    def start(self) -> "Engine":
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name=f"engine[{self.info.model_id}]", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    # --- the two ways in --------------------------------------------------------------------
+    async def embed(self, texts: list[str], options: EmbedOptions) -> EmbedResult:
+        with self._permit():
+            job, counts, hits = self._prepare(texts, options)
+            if job.remaining:
+                await asyncio.shield(job.bind(asyncio.get_running_loop()))
+            return self._result(job, counts, hits, options)
+
+    def embed_blocking(self, texts: list[str], options: EmbedOptions) -> EmbedResult:
+        """For callers on ordinary threads (bulk embedding). Not for the event loop."""
+        with self._permit():
+            job, counts, hits = self._prepare(texts, options)
+            if job.remaining:
+                job.wait()
+            return self._result(job, counts, hits, options)
+
+    # --- admission ---------------------------------------------------------------------------
+    def _permit(self) -> "_Permit":
+        return _Permit(self)
+
+    def _acquire(self) -> None:
+        with self._admit_lock:
+            if self._admitted >= self.max_concurrent_requests:
+                self.observer.rejected()
+                raise EmbedhubError(
+                    Kind.OVERLOADED,
+                    f"Model is overloaded: {self._admitted} requests in flight, the limit is "
+                    f"{self.max_concurrent_requests} (--max-concurrent-requests); retry shortly",
+                    headers={"Retry-After": "1"},
+                )
+            self._admitted += 1
+
+    def _release(self) -> None:
+        with self._admit_lock:
+            self._admitted -= 1
+
+    # --- preparing inputs --------------------------------------------------------------------
+    def _prepare(self, texts: list[str], options: EmbedOptions) -> tuple[_Job, list[int], int]:
+        info = self.info
+        prompt = self._prompt(options)
+        counted = [prompt + t for t in texts] if prompt else texts
+        t0 = time.perf_counter()
+        raw_counts = self.backend.count_tokens(counted)
+        tokenize_seconds = time.perf_counter() - t0
+        limit = info.max_seq_length
+        if not options.truncate:
+            for i, n in enumerate(raw_counts):
+                if n > limit:
+                    raise EmbedhubError(
+                        Kind.VALIDATION,
+                        f"Input {i} is too long: {n} tokens, the model's limit is {limit} "
+                        "(send truncate=true to cut it)",
+                        param="input",
+                    )
+        counts = [min(n, limit) for n in raw_counts]
+        group = (options.truncation_direction, prompt or None)
+        pending: dict[str, _Input] = {}
+        job = _Job(len(texts), info.dimension, 0)
+        job.timings.tokenize_seconds = tokenize_seconds
+        hits = 0
+        for i, text in enumerate(texts):
+            cached = self.cache.get((text, group)) if options.use_cache else None
+            if cached is not None:
+                job.vectors[i] = cached
+                hits += 1
+            elif text in pending:  # the same text twice in one request is embedded once
+                pending[text].slots.append(i)
+            else:
+                pending[text] = _Input(text, counts[i], group, next(self._seq), job, [i])
+        if hits:
+            self.observer.cache_hits(hits)
+        job.remaining = len(pending)
+        if pending:
+            with self._cond:
+                self._waiting.extend(pending.values())
+                self.observer.queue_size(len(self._waiting))
+                self._cond.notify()
+        return job, counts, hits
+
+    def _prompt(self, options: EmbedOptions) -> str:
+        if options.prompt_name is None:
+            return ""
+        prompts = self.info.prompts
+        if options.prompt_name not in prompts:
+            names = ", ".join(sorted(prompts)) or "none"
+            raise EmbedhubError(
+                Kind.VALIDATION,
+                f"prompt_name {options.prompt_name!r} is not one of this model's prompts ({names})",
+                param="prompt_name",
+            )
+        return prompts[options.prompt_name]
+
+    # --- finishing ---------------------------------------------------------------------------
+    def _result(
+        self, job: _Job, counts: list[int], hits: int, options: EmbedOptions
+    ) -> EmbedResult:
+        if job.error is not None:
+            raise job.error
+        vectors = job.vectors
+        dims = options.dimensions
+        if dims is not None:
+            if not 1 <= dims <= self.info.dimension:
+                raise EmbedhubError(
+                    Kind.VALIDATION,
+                    f"dimensions must be between 1 and {self.info.dimension}, got {dims}",
+                    param="dimensions",
+                )
+            vectors = vectors[:, :dims]
+        normalize = self.info.normalizes if options.normalize is None else options.normalize
+        if normalize:
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            vectors = vectors / np.maximum(norms, 1e-12)  # what torch's F.normalize does
+        return EmbedResult(np.ascontiguousarray(vectors, np.float32), counts, job.timings, hits)
+
+    # --- the worker --------------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._waiting and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                chosen = pick_batch(self._waiting, self.max_batch_tokens)
+                chosen_set = set(chosen)
+                batch = [self._waiting[i] for i in chosen]
+                self._waiting = [w for i, w in enumerate(self._waiting) if i not in chosen_set]
+                self.observer.queue_size(len(self._waiting))
+            self._run_batch(batch)
+
+    def _run_batch(self, batch: list[_Input]) -> None:
+        start = time.perf_counter()
+        side, prompt = batch[0].group
+        try:
+            vectors = self.backend.embed([b.text for b in batch], truncation_side=side, prompt=prompt)
+            error = None
+        except Exception as exc:  # the model failed: every waiting request gets a 424
+            vectors, error = None, EmbedhubError(Kind.BACKEND, f"Model inference failed: {exc}")
+        seconds = time.perf_counter() - start
+        self.observer.batch(len(batch), max(b.tokens for b in batch) * len(batch), seconds)
+        for row, item in enumerate(batch):
+            job = item.job
+            job.timings.queue_seconds = max(job.timings.queue_seconds, start - item.enqueued)
+            job.timings.inference_seconds = max(job.timings.inference_seconds, seconds)
+            if error is not None:
+                job.error = error
+            else:
+                job.vectors[item.slots] = vectors[row]
+                self.cache.put((item.text, item.group), vectors[row])
+            job.remaining -= 1
+            if job.remaining == 0:
+                job.finish()
+
+
+class _Permit:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __enter__(self) -> None:
+        self.engine._acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.engine._release()

@@ -1,0 +1,18 @@
+"""What the engine reports while it works. The default does nothing; the HTTP layer passes one
+that feeds Prometheus, so the engine itself needs no metrics library."""
+
+from __future__ import annotations
+
+
+class EngineObserver:
+    def batch(self, size: int, padded_tokens: int, seconds: float) -> None:
+        pass
+
+    def queue_size(self, size: int) -> None:
+        pass
+
+    def cache_hits(self, n: int) -> None:
+        pass
+
+    def rejected(self) -> None:
+        pass
