@@ -57,7 +57,7 @@ class Settings:
     def inference_needs_token(self) -> bool:
         return self.require_token or not self.on_loopback
 
-    def replace(self, **changes: object) -> "Settings":
+    def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
 

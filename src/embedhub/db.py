@@ -48,6 +48,12 @@ CREATE TABLE IF NOT EXISTS repos (
 """
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
+# First path segments the server itself routes on; a namespace with one of these names would
+# make its model repos' URLs ambiguous.
+RESERVED_NAMES = frozenset(
+    {"api", "datasets", "spaces", "models", "pipeline", "v1", "docs", "openapi.json", "embed",
+     "similarity", "tokenize", "info", "health", "metrics", "redoc", "static"}
+)
 TOKEN_PREFIX = "eh_"
 
 
@@ -85,6 +91,8 @@ def check_name(name: str, what: str) -> str:
             f"{what} name {name!r} is not valid: use 1-96 letters, digits, '-', '_' or '.', "
             "starting with a letter or digit"
         )
+    if name.lower() in RESERVED_NAMES:
+        raise NameError_(f"{what} name {name!r} is reserved by the server; choose another")
     return name
 
 
@@ -93,8 +101,8 @@ class Database:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        with self.transaction() as conn:
-            conn.executescript(SCHEMA)
+        # executescript commits on its own; the schema is idempotent (IF NOT EXISTS).
+        self._conn().executescript(SCHEMA)
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

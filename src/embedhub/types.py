@@ -22,6 +22,7 @@ class ModelInfo:
     max_seq_length: int
     normalizes: bool  # the model's own modules.json ends in Normalize
     prompts: dict[str, str] = field(default_factory=dict)
+    pooling: str = "mean"
 
 
 @dataclass(frozen=True)

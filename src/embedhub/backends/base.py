@@ -11,9 +11,15 @@ from embedhub.types import ModelInfo
 
 class Backend(Protocol):
     info: ModelInfo
+    vocab_size: int
+    special_ids: frozenset[int]
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Tokens each text has with special tokens, before truncation. Thread-safe."""
+        ...
+
+    def decode(self, batches: list[list[int]]) -> list[str]:
+        """Token ids of this model's tokenizer back to text (special tokens dropped)."""
         ...
 
     def tokenize(self, texts: list[str]) -> list[list[tuple[int, str, int, int]]]:

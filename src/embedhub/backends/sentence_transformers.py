@@ -32,11 +32,13 @@ class SentenceTransformersBackend:
         )
         self._counter.no_truncation()
         self._counter.no_padding()
+        self.vocab_size = int(self._counter.get_vocab_size(with_added_tokens=True))
+        self.special_ids = frozenset(model.tokenizer.all_special_ids)
         self._count_lock = threading.Lock()
         self._embed_lock = threading.Lock()
 
     @classmethod
-    def load(cls, spec: ModelSpec, *, threads: int = 0) -> "SentenceTransformersBackend":
+    def load(cls, spec: ModelSpec, *, threads: int = 0) -> SentenceTransformersBackend:
         import torch
         from sentence_transformers import SentenceTransformer
 
@@ -50,6 +52,7 @@ class SentenceTransformersBackend:
             max_seq_length=int(model.max_seq_length),
             normalizes=type(modules[-1]).__name__ == "Normalize",
             prompts={k: v for k, v in (model.prompts or {}).items()},
+            pooling=_pooling_mode(modules),
         )
         return cls(model, info)
 
@@ -58,11 +61,18 @@ class SentenceTransformersBackend:
             encodings = self._counter.encode_batch(texts)
         return [len(e.ids) for e in encodings]
 
+    def decode(self, batches: list[list[int]]) -> list[str]:
+        with self._count_lock:
+            return self._counter.decode_batch(batches, skip_special_tokens=True)
+
     def tokenize(self, texts: list[str]) -> list[list[tuple[int, str, int, int]]]:
         with self._count_lock:
             encodings = self._counter.encode_batch(texts)
         return [
-            [(i, tok, start, stop) for i, tok, (start, stop) in zip(e.ids, e.tokens, e.offsets)]
+            [
+                (i, tok, start, stop)
+                for i, tok, (start, stop) in zip(e.ids, e.tokens, e.offsets, strict=True)
+            ]
             for e in encodings
         ]
 
@@ -79,3 +89,11 @@ class SentenceTransformersBackend:
             finally:
                 tokenizer.truncation_side = "right"
         return out.float().numpy()
+
+
+def _pooling_mode(modules: list) -> str:
+    for module in modules:
+        if type(module).__name__ == "Pooling":
+            config = module.get_config_dict() if hasattr(module, "get_config_dict") else {}
+            return str(config.get("pooling_mode", "mean"))
+    return "none"

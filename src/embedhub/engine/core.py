@@ -29,7 +29,7 @@ class _Input:
     tokens: int
     group: tuple  # (truncation side, prompt)
     seq: int
-    job: "_Job"
+    job: _Job
     slots: list[int]  # positions in the job's output (duplicates share one input)
     enqueued: float = field(default_factory=time.perf_counter)
 
@@ -99,7 +99,7 @@ class Engine:
     def queue_size(self) -> int:
         return len(self._waiting)
 
-    def start(self) -> "Engine":
+    def start(self) -> Engine:
         if self._thread is None:
             self._thread = threading.Thread(
                 target=self._run, name=f"engine[{self.info.model_id}]", daemon=True
@@ -131,7 +131,7 @@ class Engine:
             return self._result(job, counts, hits, options)
 
     # --- admission ---------------------------------------------------------------------------
-    def _permit(self) -> "_Permit":
+    def _permit(self) -> _Permit:
         return _Permit(self)
 
     def _acquire(self) -> None:
@@ -153,6 +153,13 @@ class Engine:
     # --- preparing inputs --------------------------------------------------------------------
     def _prepare(self, texts: list[str], options: EmbedOptions) -> tuple[_Job, list[int], int]:
         info = self.info
+        dims = options.dimensions
+        if dims is not None and not 1 <= dims <= info.dimension:
+            raise EmbedhubError(
+                Kind.VALIDATION,
+                f"dimensions must be between 1 and {info.dimension}, got {dims}",
+                param="dimensions",
+            )
         prompt = self._prompt(options)
         counted = [prompt + t for t in texts] if prompt else texts
         t0 = time.perf_counter()
@@ -213,15 +220,8 @@ class Engine:
         if job.error is not None:
             raise job.error
         vectors = job.vectors
-        dims = options.dimensions
-        if dims is not None:
-            if not 1 <= dims <= self.info.dimension:
-                raise EmbedhubError(
-                    Kind.VALIDATION,
-                    f"dimensions must be between 1 and {self.info.dimension}, got {dims}",
-                    param="dimensions",
-                )
-            vectors = vectors[:, :dims]
+        if options.dimensions is not None:
+            vectors = vectors[:, : options.dimensions]
         normalize = self.info.normalizes if options.normalize is None else options.normalize
         if normalize:
             norms = np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -247,7 +247,9 @@ class Engine:
         start = time.perf_counter()
         side, prompt = batch[0].group
         try:
-            vectors = self.backend.embed([b.text for b in batch], truncation_side=side, prompt=prompt)
+            vectors = self.backend.embed(
+                [b.text for b in batch], truncation_side=side, prompt=prompt
+            )
             error = None
         except Exception as exc:  # the model failed: every waiting request gets a 424
             vectors, error = None, EmbedhubError(Kind.BACKEND, f"Model inference failed: {exc}")

@@ -1,0 +1,1 @@
+"""HTTP: one module per wire format (HF Inference, OpenAI, TEI) and the app factory."""

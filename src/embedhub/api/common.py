@@ -1,0 +1,160 @@
+"""What every wire format shares: the app's context, auth for inference, model lookup, input
+checks, options, and fast JSON with timing headers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+from fastapi import Request
+from starlette.responses import Response
+
+from embedhub.api.metrics import Metrics
+from embedhub.auth import authenticate
+from embedhub.config import Settings
+from embedhub.db import Database
+from embedhub.engine import Engine
+from embedhub.errors import EmbedhubError, Kind
+from embedhub.types import EmbedOptions, EmbedResult
+
+
+@dataclass
+class ApiContext:
+    settings: Settings
+    engines: dict[str, Engine]  # first one is the default model
+    db: Database
+    metrics: Metrics
+
+    @property
+    def default_engine(self) -> Engine:
+        return next(iter(self.engines.values()))
+
+    def engine(self, model_id: str | None) -> Engine:
+        if not model_id:
+            return self.default_engine
+        found = self.engines.get(model_id)
+        if found is None:  # "all-MiniLM-L6-v2" names "sentence-transformers/all-MiniLM-L6-v2"
+            matches = [e for mid, e in self.engines.items() if mid.split("/")[-1] == model_id]
+            found = matches[0] if len(matches) == 1 else None
+        if found is None:
+            served = ", ".join(self.engines)
+            raise EmbedhubError(
+                Kind.NOT_FOUND,
+                f"Model {model_id!r} is not served here; served models: {served}",
+                code="model_not_found",
+                param="model",
+            )
+        return found
+
+
+def context(request: Request) -> ApiContext:
+    return request.app.state.ctx
+
+
+def require_inference_auth(request: Request) -> None:
+    """Dependency for inference routes: a bad token is always 401; no token is fine only while
+    bound to loopback with --require-token off."""
+    ctx = context(request)
+    token = authenticate(ctx.db, request)
+    if token is None and ctx.settings.inference_needs_token:
+        raise EmbedhubError(
+            Kind.UNAUTHORIZED,
+            "Authorization header is required: send 'Authorization: Bearer <token>' "
+            "(create one with `embedhub token create NAME`)",
+            headers={"WWW-Authenticate": 'Bearer realm="embedhub"'},
+        )
+
+
+def as_texts(inputs: Any, max_inputs: int, field: str = "inputs") -> tuple[list[str], bool]:
+    """(texts, was_single_string). Empty input is 400, anything not a string 422."""
+    single = isinstance(inputs, str)
+    texts = [inputs] if single else inputs
+    if not isinstance(texts, list):
+        raise EmbedhubError(
+            Kind.VALIDATION, f"`{field}` must be a string or a list of strings", param=field
+        )
+    if not texts:
+        raise EmbedhubError(Kind.EMPTY, f"`{field}` cannot be empty", param=field)
+    if len(texts) > max_inputs:
+        raise EmbedhubError(
+            Kind.VALIDATION,
+            f"batch size {len(texts)} > maximum allowed batch size {max_inputs} "
+            "(--max-client-batch-size)",
+            param=field,
+        )
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise EmbedhubError(
+                Kind.VALIDATION,
+                f"`{field}`[{i}] must be a string, got {type(text).__name__}",
+                param=field,
+            )
+        if not text:
+            raise EmbedhubError(Kind.EMPTY, f"`{field}`[{i}] is an empty string", param=field)
+    return texts, single
+
+
+def truncation_side(value: str | None) -> str:
+    side = (value or "right").lower()
+    if side not in ("right", "left"):
+        raise EmbedhubError(
+            Kind.VALIDATION,
+            f"truncation_direction must be 'right' or 'left', got {value!r}",
+            param="truncation_direction",
+        )
+    return side
+
+
+def use_cache_header(request: Request, body_value: bool | None) -> bool:
+    if body_value is not None:
+        return body_value
+    header = request.headers.get("x-use-cache")
+    return header is None or header.strip().lower() not in ("0", "false", "no")
+
+
+def options(
+    *,
+    normalize: bool | None = None,
+    truncate: bool | None = None,
+    truncation_direction: str | None = None,
+    prompt_name: str | None = None,
+    dimensions: int | None = None,
+    use_cache: bool = True,
+) -> EmbedOptions:
+    return EmbedOptions(
+        normalize=normalize,
+        truncate=True if truncate is None else truncate,
+        truncation_direction=truncation_side(truncation_direction),
+        prompt_name=prompt_name,
+        dimensions=dimensions,
+        use_cache=use_cache,
+    )
+
+
+def timing_headers(result: EmbedResult) -> dict[str, str]:
+    t = result.timings
+    ms = lambda s: str(int(round(s * 1000)))  # noqa: E731
+    return {
+        "x-tokenization-time": ms(t.tokenize_seconds),
+        "x-queue-time": ms(t.queue_seconds),
+        "x-inference-time": ms(t.inference_seconds),
+        "x-compute-tokens": str(sum(result.token_counts)),
+        "x-cache-hits": str(result.cache_hits),
+    }
+
+
+def json_response(content: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY),
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def similarities(engine_result: EmbedResult) -> list[float]:
+    """Cosine of the first vector with each of the others."""
+    v = engine_result.vectors
+    v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+    return (v[1:] @ v[0]).astype(float).tolist()

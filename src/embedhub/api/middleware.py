@@ -1,0 +1,133 @@
+"""Pure ASGI middleware (no per-request task overhead): request ids, request metrics, and the
+body-size limit for embedding requests."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from embedhub.api.errors import style_of
+from embedhub.api.metrics import Metrics
+
+# Embedding requests are small; the hub's uploads have their own limit.
+LIMITED_PREFIXES = ("/pipeline/", "/models/", "/v1/", "/embed", "/similarity", "/tokenize")
+
+
+def is_limited(method: str, path: str) -> bool:
+    return method == "POST" and (path == "/" or path.startswith(LIMITED_PREFIXES))
+
+
+class RequestMiddleware:
+    def __init__(self, app: ASGIApp, metrics: Metrics, payload_limit: int) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.payload_limit = payload_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                headers.append(
+                    (b"x-total-time", str(int((time.perf_counter() - start) * 1000)).encode())
+                )
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            if is_limited(scope["method"], scope["path"]):
+                length = _header(scope, b"content-length")
+                if length is not None and length.isdigit() and int(length) > self.payload_limit:
+                    await self._too_large(scope, send_wrapper, int(length))
+                    return
+                receive = self._counting(receive, scope, send_wrapper)
+                scope = _as_json(scope)
+            await self.app(scope, receive, send_wrapper)
+        except _TooLarge:
+            await self._too_large(scope, send_wrapper, None)
+        finally:
+            route = scope.get("route")
+            label = getattr(route, "path", None) or "unmatched"
+            self.metrics.requests.labels(label, str(status)).inc()
+            self.metrics.request_seconds.labels(label).observe(time.perf_counter() - start)
+
+    def _counting(self, receive: Receive, scope: Scope, send: Send) -> Receive:
+        seen = 0
+
+        async def wrapped() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.payload_limit:
+                raise _TooLarge()
+            return message
+
+        return wrapped
+
+    async def _too_large(self, scope: Scope, send: Send, length: int | None) -> None:
+        size = f"{length} bytes" if length is not None else "more"
+        message = (
+            f"Payload too large: {size}, the limit is {self.payload_limit} bytes "
+            "(--payload-limit); send fewer or shorter inputs per request"
+        )
+        style = style_of(scope["path"])
+        if style == "openai":
+            body = {
+                "error": {
+                    "message": message,
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": "payload_too_large",
+                }
+            }
+        elif style == "tei":
+            body = {"error": message, "error_type": "payload_limit"}
+        else:
+            body = {"error": message}
+        payload = orjson.dumps(body)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+
+def _as_json(scope: Scope) -> Scope:
+    """Embedding bodies are JSON whatever the client says: `curl -d '{...}'` labels them
+    form-urlencoded, and the HF Inference API has always accepted that."""
+    ctype = _header(scope, b"content-type") or ""
+    if "json" in ctype:
+        return scope
+    headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
+    headers.append((b"content-type", b"application/json"))
+    return {**scope, "headers": headers}
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None

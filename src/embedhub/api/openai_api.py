@@ -1,0 +1,95 @@
+"""The OpenAI embeddings API: `POST /v1/embeddings`, `GET /v1/models`.
+
+The official client asks for base64 (little-endian float32) unless told otherwise. Token-id
+inputs are ids of the served model's own tokenizer."""
+
+from __future__ import annotations
+
+import base64
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from embedhub.api.common import (
+    as_texts,
+    context,
+    json_response,
+    options,
+    require_inference_auth,
+    timing_headers,
+    use_cache_header,
+)
+from embedhub.errors import EmbedhubError, Kind
+
+
+class EmbeddingsRequest(BaseModel):
+    input: str | list[str] | list[int] | list[list[int]]
+    model: str
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = None
+    user: str | None = None
+
+
+def router() -> APIRouter:
+    r = APIRouter(prefix="/v1", tags=["OpenAI"], dependencies=[Depends(require_inference_auth)])
+
+    @r.post("/embeddings", summary="Create embeddings")
+    async def embeddings(body: EmbeddingsRequest, request: Request) -> Response:
+        ctx = context(request)
+        engine = ctx.engine(body.model)
+        raw = body.input
+        if isinstance(raw, list) and raw and not isinstance(raw[0], str):
+            raw = _decode_token_ids(engine, raw)
+        texts, _ = as_texts(raw, ctx.settings.max_client_batch_size, field="input")
+        opts = options(dimensions=body.dimensions, use_cache=use_cache_header(request, None))
+        result = await engine.embed(texts, opts)
+        data = [
+            {"object": "embedding", "index": i, "embedding": _encode(vec, body.encoding_format)}
+            for i, vec in enumerate(result.vectors)
+        ]
+        tokens = sum(result.token_counts)
+        content = {
+            "object": "list",
+            "data": data,
+            "model": engine.info.model_id,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+        return json_response(content, timing_headers(result))
+
+    @r.get("/models", summary="The served models")
+    async def models(request: Request) -> Response:
+        ctx = context(request)
+        data = [
+            {"id": mid, "object": "model", "created": 0, "owned_by": "embedhub"}
+            for mid in ctx.engines
+        ]
+        return json_response({"object": "list", "data": data})
+
+    return r
+
+
+def _encode(vec, encoding_format: str):
+    if encoding_format == "base64":
+        return base64.b64encode(vec.astype("<f4").tobytes()).decode()
+    return vec
+
+
+def _decode_token_ids(engine, raw: list) -> list[str]:
+    batches = [raw] if isinstance(raw[0], int) else raw
+    vocab = engine.backend.vocab_size
+    for i, ids in enumerate(batches):
+        if not ids:
+            raise EmbedhubError(
+                Kind.EMPTY, f"`input`[{i}] is an empty list of token ids", param="input"
+            )
+        bad = [t for t in ids if not 0 <= t < vocab]
+        if bad:
+            raise EmbedhubError(
+                Kind.VALIDATION,
+                f"`input`[{i}] has token ids outside the "
+                f"model's vocabulary (0..{vocab - 1}): {bad[:5]}",
+                param="input",
+            )
+    return engine.backend.decode(batches)

@@ -1,0 +1,79 @@
+"""Putting `embedhub serve` together: database, one engine per model, the embedding API and
+the hub on one port."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+from fastapi import FastAPI
+
+from embedhub.api.app import create_app
+from embedhub.api.metrics import Metrics
+from embedhub.backends import load_backend
+from embedhub.config import Settings
+from embedhub.db import Database
+from embedhub.engine import Engine
+
+log = logging.getLogger("embedhub")
+
+
+def load_engines(settings: Settings, metrics: Metrics) -> dict[str, Engine]:
+    engines: dict[str, Engine] = {}
+    for spec in settings.models:
+        if spec.model_id in engines:
+            raise ValueError(f"model {spec.model_id!r} is given twice")
+        backend = load_backend(spec, threads=settings.threads)
+        engines[spec.model_id] = Engine(
+            backend,
+            max_batch_tokens=settings.max_batch_tokens,
+            max_concurrent_requests=settings.max_concurrent_requests,
+            cache_size=settings.cache_size,
+            observer=metrics.observer(spec.model_id),
+        )
+        log.info(
+            "loaded %s (%d dims, max %d tokens)",
+            spec.model_id,
+            backend.info.dimension,
+            backend.info.max_seq_length,
+        )
+    return engines
+
+
+def build_app(settings: Settings, engines: dict[str, Engine], metrics: Metrics) -> FastAPI:
+    from embedhub import hub
+
+    db = Database(settings.db_path)
+    return create_app(
+        settings,
+        engines,
+        db,
+        metrics,
+        # TEMPORARY guard while the hub is being written
+        extensions=(lambda app: hub.register(app, settings, db),)
+        if hasattr(hub, "register")
+        else (),
+    )
+
+
+def serve(settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    metrics = Metrics()
+    engines = load_engines(settings, metrics)
+    for engine in engines.values():
+        engine.start()
+    app = build_app(settings, engines, metrics)
+    if not settings.on_loopback:
+        log.info("bound to %s: every inference request needs a token", settings.host)
+    try:
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        for engine in engines.values():
+            engine.stop()
