@@ -13,6 +13,9 @@ class Backend(Protocol):
     info: ModelInfo
     vocab_size: int
     special_ids: frozenset[int]
+    # What one extra forward pass costs, in padded tokens; the engine uses it to decide when
+    # splitting a batch by length beats padding it.
+    call_overhead_tokens: int
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Tokens each text has with special tokens, before truncation. Thread-safe."""

@@ -55,3 +55,26 @@ def pick_batch(waiting: Sequence[Waiting], max_batch_tokens: int) -> list[int]:
             hi += 1
         longest = new_longest
     return same[lo:hi]
+
+
+def split_by_length(lengths: Sequence[int], call_overhead_tokens: int) -> list[list[int]]:
+    """Split one batch into forward passes so that padding never costs more than another call.
+
+    On a CPU every padded token costs about as much as a real one, and each forward pass has a
+    fixed cost (Python and thread-pool dispatch: tens of tokens' worth on small models). Walking
+    the inputs from shortest to longest, an input opens a new pass when padding the current
+    pass up to its length would cost more than that fixed cost."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    passes: list[list[int]] = []
+    current: list[int] = []
+    longest = 0
+    for i in order:
+        n = lengths[i]
+        if current and (n - longest) * len(current) > call_overhead_tokens:
+            passes.append(current)
+            current = []
+        current.append(i)
+        longest = n
+    if current:
+        passes.append(current)
+    return passes

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from embedhub.backends.base import Backend
-from embedhub.engine.batching import pick_batch
+from embedhub.engine.batching import pick_batch, split_by_length
 from embedhub.engine.cache import EmbeddingCache
 from embedhub.engine.observer import EngineObserver
 from embedhub.errors import EmbedhubError, Kind
@@ -241,7 +241,9 @@ class Engine:
                 batch = [self._waiting[i] for i in chosen]
                 self._waiting = [w for i, w in enumerate(self._waiting) if i not in chosen_set]
                 self.observer.queue_size(len(self._waiting))
-            self._run_batch(batch)
+            overhead = getattr(self.backend, "call_overhead_tokens", 0)
+            for part in split_by_length([b.tokens for b in batch], overhead):
+                self._run_batch([batch[i] for i in part])
 
     def _run_batch(self, batch: list[_Input]) -> None:
         start = time.perf_counter()
