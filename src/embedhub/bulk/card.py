@@ -1,0 +1,74 @@
+"""The README.md dataset card: YAML front matter that `datasets` reads (configs, features,
+split sizes) and a short description of how the embeddings were made."""
+
+from __future__ import annotations
+
+import datetime
+
+import datasets
+import pyarrow as pa
+from datasets.info import DatasetInfo, DatasetInfosDict
+from datasets.splits import SplitDict, SplitInfo
+from huggingface_hub import DatasetCard, DatasetCardData
+
+from embedhub.bulk.embedders import EmbedderInfo
+
+EXTENSIONS = {"parquet": "parquet", "jsonl.gz": "jsonl.gz"}
+
+
+def make_card(
+    *,
+    schema: pa.Schema,
+    rows: int,
+    num_bytes: int,
+    fmt: str,
+    model: EmbedderInfo,
+    embedding_column: str,
+    command: str,
+) -> str:
+    data = DatasetCardData(
+        configs=[
+            {
+                "config_name": "default",
+                "data_files": [{"split": "train", "path": f"data/train-*.{EXTENSIONS[fmt]}"}],
+            }
+        ],
+        tags=["embeddings", "embedhub"],
+    )
+    info = DatasetInfo(features=datasets.Features.from_arrow_schema(schema))
+    splits = SplitDict()
+    splits.add(SplitInfo("train", num_bytes=num_bytes, num_examples=rows))
+    info.splits = splits
+    info.download_size = info.dataset_size = num_bytes
+    DatasetInfosDict({"default": info}).to_dataset_card_data(data)
+    return str(
+        DatasetCard(f"---\n{data.to_yaml()}\n---\n{_body(rows, model, embedding_column, command)}")
+    )
+
+
+def _body(rows: int, model: EmbedderInfo, column: str, command: str) -> str:
+    norm = {True: "L2-normalised (the model's own)", False: "not normalised", None: "as served"}
+    made = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"""
+# Embeddings
+
+{rows:,} rows, each with an `{column}` column: a {model.dimension}-dimensional float32 vector
+from [`{model.model_id}`](https://huggingface.co/{model.model_id}).
+
+| | |
+|---|---|
+| model | `{model.model_id}` |
+| dimension | {model.dimension} |
+| normalisation | {norm[model.normalized]} |
+| rows | {rows} |
+| computed | {model.source} |
+| made | {made} |
+
+Made with:
+
+```
+{command}
+```
+
+Load it with `datasets.load_dataset("<this folder or repo>")`.
+"""

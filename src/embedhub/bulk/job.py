@@ -1,0 +1,266 @@
+"""One `embedhub embed` run: check the input up front, stream it through an embedder into
+durable parts, drop rows the input no longer has, publish the dataset, push it if asked."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from embedhub.bulk import inputs
+from embedhub.bulk.card import make_card
+from embedhub.bulk.embedders import Embedder, EmbedderInfo, LocalEmbedder, RemoteEmbedder
+from embedhub.bulk.errors import BulkError
+from embedhub.bulk.plan import DoneSet, Planner
+from embedhub.bulk.progress import Progress, make_progress
+from embedhub.bulk.publish import publish
+from embedhub.bulk.rows import ID_COLUMN, ROW_COLUMN, TextSpec, annotate, check_columns
+from embedhub.bulk.sink import Sink, rewrite_stale
+from embedhub.bulk.store import WORK_DIR, WorkDir
+from embedhub.config import DEFAULT_MODEL_ID
+from embedhub.types import ModelSpec
+
+
+@dataclass
+class JobConfig:
+    inputs: list[str]
+    output: Path
+    column: str | None = None
+    template: str | None = None
+    id_column: str | None = None
+    embedding_column: str = "embedding"
+    model: ModelSpec = field(default_factory=lambda: ModelSpec(DEFAULT_MODEL_ID))
+    url: str | None = None  # remote mode
+    token: str | None = None
+    ray: str | None = None  # Ray mode: "auto" or a cluster address
+    ray_cpus: int | None = None
+    actors: int | None = None
+    input_format: str | None = None
+    split: str | None = None
+    output_format: str = "parquet"
+    batch_rows: int = 1024
+    shard_rows: int = 50_000
+    threads: int = 0
+    concurrency: int = 4
+    overwrite: bool = False
+    quiet: bool = False
+    command: str = ""
+
+
+@dataclass
+class Summary:
+    output: str
+    mode: str
+    model: str
+    dimension: int
+    rows: int  # input rows read
+    embedded: int  # rows given a new vector this run
+    duplicates: int  # of those, rows whose text was already embedded in this run
+    unchanged: int  # rows already in the output, kept as they were
+    skipped: int  # rows without text
+    removed: int  # rows dropped because the input no longer has them
+    total_rows: int  # rows in the published dataset
+    shards: int
+    seconds: float
+    rows_per_second: float  # rows embedded per second
+    skipped_ids: list[str] = field(default_factory=list)
+    pushed_to: str | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def run(cfg: JobConfig, embedder: Embedder | None = None) -> Summary:
+    """Run a job. `embedder` lets a caller (tests, notebooks) reuse a loaded model."""
+    started = time.monotonic()
+    spec, files, schema = validate(cfg)
+    prepare_output(cfg.output, cfg.overwrite)
+    work = WorkDir(cfg.output)
+    try:
+        if cfg.ray is not None:
+            from embedhub.bulk.ray_mode import run_ray
+
+            sink, info = run_ray(cfg, spec, files, schema, work)
+        else:
+            sink, info = _run_here(cfg, spec, files, schema, work, embedder)
+        return _finish(cfg, work, sink, info, started)
+    finally:
+        work.close()
+
+
+def validate(cfg: JobConfig) -> tuple[TextSpec, list[inputs.InputFile], pa.Schema]:
+    """Everything that can be checked before any work: files, formats, columns, flags."""
+    if cfg.output_format not in ("parquet", "jsonl.gz"):
+        raise BulkError(f"--format {cfg.output_format!r}: expected parquet or jsonl.gz")
+    if cfg.column and cfg.template:
+        raise BulkError("--column and --template are exclusive: the template names its columns")
+    if cfg.batch_rows < 1 or cfg.shard_rows < 1:
+        raise BulkError("--batch-rows and --shard-rows must be positive")
+    files = inputs.discover(cfg.inputs, input_format=cfg.input_format, split=cfg.split)
+    schemas = [inputs.probe(f) for f in files]
+    normalize = "remote" if cfg.url else "model"
+    spec = TextSpec(
+        column=cfg.column or (None if cfg.template else inputs.TEXT_COLUMN),
+        template=cfg.template,
+        id_column=cfg.id_column,
+        embedding_column=cfg.embedding_column,
+        model_key=f"{cfg.model.model_id}\0{normalize}",
+    )
+    for f, s in zip(files, schemas, strict=True):
+        check_columns(spec, s, str(f))
+    return spec, files, inputs.unify(files, schemas)
+
+
+def prepare_output(output: Path, overwrite: bool) -> None:
+    if overwrite and output.exists():
+        for name in ("README.md", "data", WORK_DIR):
+            path = output / name
+            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    if output.exists() and not output.is_dir():
+        raise BulkError(f"{output}: --output must be a folder, this is a file")
+    if output.is_dir() and any(output.iterdir()) and not (output / WORK_DIR).is_dir():
+        raise BulkError(
+            f"{output}: the folder is not empty and was not made by `embedhub embed`; "
+            "pick an empty or new folder"
+        )
+    output.mkdir(parents=True, exist_ok=True)
+
+
+def _settings(cfg: JobConfig, spec: TextSpec) -> dict[str, str]:
+    return {
+        "model": cfg.model.model_id,
+        "text": spec.template or spec.column or "",
+        "command": cfg.command,
+    }
+
+
+# --- in-process and remote --------------------------------------------------------------------
+def _run_here(cfg, spec, files, schema, work, embedder) -> tuple[Sink, EmbedderInfo]:
+    run_no = work.begin_run(_settings(cfg, spec))
+    done = DoneSet(work.done_keys())
+    own = embedder is None
+    if embedder is None:
+        embedder = _make_embedder(cfg)
+    sink = _new_sink(cfg, spec, work, done, run_no)
+    progress = make_progress(
+        quiet=cfg.quiet, total_rows=_known_rows(files), total_bytes=_file_bytes(files)
+    )
+    try:
+        batches = _annotated(files, schema, spec, cfg.batch_rows, progress)
+        for result in _embedded(batches, Planner(done), embedder):
+            embedded = sink.consume(result)
+            progress.advance(result.num_rows, embedded, sink.current_part)
+        sink.close()
+    except BaseException:
+        sink.abandon()
+        raise
+    finally:
+        progress.close()
+        if own:
+            embedder.close()
+    return sink, embedder.info
+
+
+def _make_embedder(cfg: JobConfig) -> Embedder:
+    if cfg.url:
+        return RemoteEmbedder(
+            cfg.url, cfg.model.model_id, token=cfg.token, concurrency=cfg.concurrency
+        )
+    return LocalEmbedder(cfg.model, threads=cfg.threads)
+
+
+def _new_sink(cfg: JobConfig, spec: TextSpec, work: WorkDir, done: DoneSet, run_no: int) -> Sink:
+    return Sink(
+        work,
+        done,
+        run=run_no,
+        id_column=spec.id_column or ID_COLUMN,
+        embedding_column=spec.embedding_column,
+        shard_rows=cfg.shard_rows,
+    )
+
+
+def _annotated(files, schema, spec, batch_rows, progress: Progress) -> Iterator:
+    row = 0
+    for f in files:
+        for batch in inputs.read_batches(f, batch_rows, schema, progress.add_bytes):
+            numbers = pa.array(range(row, row + batch.num_rows), pa.int64())
+            row += batch.num_rows
+            yield annotate(batch.append_column(ROW_COLUMN, numbers), spec, str(f))
+
+
+def _embedded(batches, planner: Planner, embedder: Embedder) -> Iterator[pa.Table]:
+    """Results in input order, with up to three batches in flight: while the model works on
+    one, the next is read, hashed and queued, so the engine never waits for the reader."""
+    dimension = embedder.info.dimension
+    with ThreadPoolExecutor(2, thread_name_prefix="embed") as pool:
+        inflight: deque = deque()
+        for ann in batches:
+            inflight.append(planner.plan(ann, lambda texts: pool.submit(embedder.embed, texts)))
+            if len(inflight) >= 3:
+                yield planner.finish(inflight.popleft(), dimension)
+        while inflight:
+            yield planner.finish(inflight.popleft(), dimension)
+
+
+def _known_rows(files: list[inputs.InputFile]) -> int | None:
+    counts = [inputs.row_count(f) for f in files]
+    return None if None in counts else sum(counts)  # type: ignore[arg-type]
+
+
+def _file_bytes(files: list[inputs.InputFile]) -> int:
+    return sum(f.path.stat().st_size for f in files)
+
+
+# --- the end of every run ---------------------------------------------------------------------
+def _finish(cfg: JobConfig, work: WorkDir, sink: Sink, info: EmbedderInfo, started) -> Summary:
+    run_no = sink.run
+    duplicates = work.duplicate_ids(run_no)
+    if duplicates:
+        listed = ", ".join(f"{i!r} ({n} times)" for i, n in duplicates)
+        raise BulkError(f"--id-column {cfg.id_column!r} is not unique: {listed}")
+    removed = rewrite_stale(work, run_no, sink.id_column)
+    schema = sink.schema
+    assert schema is not None
+    total = work.row_count()
+    info = EmbedderInfo(
+        info.model_id,
+        schema.field(sink.embedding_column).type.list_size,
+        info.normalized,
+        info.source,
+    )
+    card = make_card(
+        schema=schema,
+        rows=total,
+        num_bytes=sum(work.part_path(p).stat().st_size for p in work.part_numbers()),
+        fmt=cfg.output_format,
+        model=info,
+        embedding_column=sink.embedding_column,
+        command=cfg.command,
+    )
+    shards = publish(cfg.output, work, schema, fmt=cfg.output_format, card=card)
+    c = sink.counts
+    seconds = time.monotonic() - started
+    return Summary(
+        output=str(cfg.output),
+        mode="ray" if cfg.ray is not None else ("remote" if cfg.url else "in-process"),
+        model=info.model_id,
+        dimension=info.dimension,
+        rows=c.rows,
+        embedded=c.embedded,
+        duplicates=c.duplicates,
+        unchanged=c.unchanged,
+        skipped=c.skipped,
+        removed=removed,
+        total_rows=total,
+        shards=shards,
+        seconds=round(seconds, 3),
+        rows_per_second=round(c.embedded / seconds, 1) if seconds else 0.0,
+        skipped_ids=c.skipped_ids,
+    )
