@@ -200,3 +200,27 @@ class Database:
             return None
         t, ns, n, private, created = rows[0]
         return RepoRow(t, ns, n, bool(private), created)
+
+    def create_repo(self, type_: str, namespace: str, name: str, *, private: bool) -> bool:
+        """False when the repo already exists (the row is left as it is)."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO repos VALUES (?, ?, ?, ?, ?)",
+                (type_, namespace, name, int(private), time.time()),
+            )
+            return cur.rowcount == 1
+
+    def delete_repo(self, type_: str, namespace: str, name: str) -> bool:
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "DELETE FROM repos WHERE type = ? AND namespace = ? AND name = ?",
+                (type_, namespace, name),
+            )
+            return cur.rowcount == 1
+
+    def set_repo_private(self, type_: str, namespace: str, name: str, private: bool) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE repos SET private = ? WHERE type = ? AND namespace = ? AND name = ?",
+                (int(private), type_, namespace, name),
+            )

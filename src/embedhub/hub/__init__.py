@@ -1,0 +1,20 @@
+"""The hub: a self-hosted, Hugging Face Hub-compatible host for dataset and model repos.
+
+Repos are bare git repositories under `data_dir/hub`, large files are Git LFS objects under
+`data_dir/lfs`, and users, organisations, tokens and visibility live in SQLite. The official
+clients (huggingface_hub, datasets, git + git-lfs) talk to it unchanged."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from embedhub.config import Settings
+from embedhub.db import Database
+
+
+def register(app: FastAPI, settings: Settings, db: Database) -> None:
+    """Add the hub's API, file, LFS and git routes to `app`."""
+    from embedhub.hub.routes import add_routes
+    from embedhub.hub.store import Hub
+
+    add_routes(app, Hub(settings, db))

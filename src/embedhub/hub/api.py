@@ -1,0 +1,291 @@
+"""`/api/...`: the Hub's JSON API (see docs/hub-protocol.md for what each client reads)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from embedhub.errors import EmbedhubError, Kind
+from embedhub.hub import commit as commits
+from embedhub.hub.gitrepo import Entry, GitRepo
+from embedhub.hub.lfs import is_lfs_path, lfs_rules
+from embedhub.hub.paths import URL_PREFIX, RepoId, bad, file_path, folder_path, repo_id, revision
+from embedhub.hub.paths import repo_type as parse_type
+from embedhub.hub.store import Hub
+from embedhub.hub.web import base_url, in_thread, json, json_object, spool_body, token_of
+
+# Clients that can only do Xet (huggingface_hub 2.x with hf_xet) fail on an "lfs" answer, and
+# nothing in the request tells them apart from clients that can do plain LFS. So "lfs" is
+# answered only to clients that say they can do LFS with this header (embedhub's own client
+# does when Xet is off); everyone else gets "regular" and the server still stores big files
+# in LFS when the commit arrives.
+LFS_OPT_IN_HEADER = "x-embedhub-upload-mode"
+
+
+def revision_not_found(rid: RepoId, rev: str) -> EmbedhubError:
+    return EmbedhubError(Kind.NOT_FOUND, f"Revision {rev!r} not found in {rid.id}",
+                         code="RevisionNotFound")
+
+
+def resolve_rev(repo: GitRepo, rid: RepoId, rev: str) -> str:
+    sha = repo.resolve(revision(rev))
+    if sha is None:
+        raise revision_not_found(rid, rev)
+    return sha
+
+
+def iso(ts: float | str) -> str:
+    if isinstance(ts, str):
+        return datetime.fromisoformat(ts).astimezone(UTC).isoformat().replace("+00:00", ".000Z")
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z")
+
+
+def entry_json(e: Entry) -> dict[str, Any]:
+    if e.type == "tree":
+        return {"type": "directory", "oid": e.sha, "path": e.path}
+    out: dict[str, Any] = {"type": "file", "oid": e.sha, "size": e.real_size, "path": e.path}
+    if e.lfs:
+        out["lfs"] = {"oid": e.lfs.oid, "size": e.lfs.size, "pointerSize": e.size}
+    return out
+
+
+# --- account and repo lifecycle ------------------------------------------------------------
+async def whoami(hub: Hub, request: Request) -> Response:
+    token = token_of(hub, request)
+    if token is None:
+        raise EmbedhubError(Kind.UNAUTHORIZED, "whoami needs a token (Authorization: Bearer T)")
+    orgs = [{"name": org, "type": "org"} for org in hub.db.orgs_of(token.user)]
+    return json({
+        "type": "user", "name": token.user, "fullname": token.user, "orgs": orgs,
+        "auth": {"type": "access_token",
+                 "accessToken": {"displayName": token.name, "role": token.role}},
+    })
+
+
+def _repo_from_body(body: dict, token_user: str | None) -> RepoId:
+    name = body.get("name")
+    if not isinstance(name, str) or not name:
+        raise bad("'name' (the repo's name) is required")
+    namespace = body.get("organization") or token_user
+    if "/" in name and not body.get("organization"):
+        namespace, name = name.split("/", 1)
+    if not isinstance(namespace, str):
+        raise bad("'organization' must be a string")
+    return repo_id(parse_type(body.get("type")), namespace, name)
+
+
+async def create_repo(hub: Hub, request: Request) -> Response:
+    token = token_of(hub, request)
+    body = await json_object(request, "repos/create")
+    if token is None:
+        raise EmbedhubError(Kind.UNAUTHORIZED, "Creating a repo needs a write token")
+    rid = _repo_from_body(body, token.user)
+    private = body.get("private") is True or body.get("visibility") == "private"
+    url = rid.url(base_url(hub, request))
+    if hub.row(rid) is not None and hub.is_member(token, rid.namespace):
+        return json({"error": f"You already created this {rid.type} repo", "url": url}, 409)
+    hub.check_write(rid.namespace, token)
+    created = await in_thread(lambda: hub.create(rid, private=private, author=token.user))
+    if not created:
+        return json({"error": f"You already created this {rid.type} repo", "url": url}, 409)
+    return json({"url": url, "name": rid.id, "id": rid.id})
+
+
+async def delete_repo(hub: Hub, request: Request) -> Response:
+    token = token_of(hub, request)
+    body = await json_object(request, "repos/delete")
+    rid = _repo_from_body(body, token.user if token else None)
+    hub.writable(rid, token)
+    await in_thread(hub.delete, rid)
+    return json({})
+
+
+async def settings(hub: Hub, request: Request, rid: RepoId) -> Response:
+    body = await json_object(request, "settings")
+    hub.writable(rid, token_of(hub, request))
+    if "private" in body:
+        if not isinstance(body["private"], bool):
+            raise bad("'private' must be true or false")
+        hub.db.set_repo_private(rid.type, rid.namespace, rid.name, body["private"])
+    return json({})
+
+
+async def validate_yaml(hub: Hub, request: Request) -> Response:
+    await json_object(request, "validate-yaml")
+    return json({"errors": [], "warnings": []})
+
+
+# --- reading -------------------------------------------------------------------------------
+async def repo_info(hub: Hub, request: Request, rid: RepoId, rev: str = "main") -> Response:
+    row = hub.readable(rid, token_of(hub, request))
+    repo = hub.git(rid)
+
+    def build() -> dict[str, Any]:
+        sha = resolve_rev(repo, rid, rev)
+        entries = [e for e in repo.ls_tree(sha, recursive=True) if e.type == "blob"]
+        last = repo.log(sha, limit=1)[0]
+        siblings = []
+        for e in entries:
+            s: dict[str, Any] = {"rfilename": e.path, "size": e.real_size}
+            if e.lfs:
+                s["lfs"] = {"sha256": e.lfs.oid, "size": e.lfs.size, "pointerSize": e.size}
+            siblings.append(s)
+        return {
+            "_id": rid.id, "id": rid.id, "author": rid.namespace, "sha": sha,
+            "private": row.private, "disabled": False, "gated": False, "downloads": 0,
+            "likes": 0, "tags": [], "lastModified": iso(last.date),
+            "createdAt": iso(row.created_at), "siblings": siblings,
+        }
+
+    return json(await in_thread(build))
+
+
+async def tree(hub: Hub, request: Request, rid: RepoId, rev: str, path: str) -> Response:
+    hub.readable(rid, token_of(hub, request))
+    folder = folder_path(path)
+    recursive = request.query_params.get("recursive", "").lower() in ("1", "true")
+    repo = hub.git(rid)
+
+    def build() -> list[dict[str, Any]]:
+        sha = resolve_rev(repo, rid, rev)
+        if repo.object_type(sha, folder) != "tree":
+            raise EmbedhubError(Kind.NOT_FOUND, f"No folder {folder!r} at {rev!r} in {rid.id}",
+                                code="EntryNotFound")
+        return [entry_json(e) for e in repo.ls_tree(sha, folder, recursive=recursive)]
+
+    return json(await in_thread(build))
+
+
+async def paths_info(hub: Hub, request: Request, rid: RepoId, rev: str) -> Response:
+    hub.readable(rid, token_of(hub, request))
+    paths = await _paths_from_body(request)
+    repo = hub.git(rid)
+
+    def build() -> list[dict[str, Any]]:
+        sha = resolve_rev(repo, rid, rev)
+        return [entry_json(e) for e in repo.entries(sha, paths)]
+
+    return json(await in_thread(build))
+
+
+async def _paths_from_body(request: Request) -> list[str]:
+    raw = await request.body()
+    if "json" in request.headers.get("content-type", ""):
+        data = await json_object(request, "paths-info")
+        values = data.get("paths", [])
+    else:
+        values = parse_qs(raw.decode(errors="replace")).get("paths", [])
+    if not isinstance(values, list):
+        raise bad("paths-info: 'paths' must be a list of paths")
+    return [folder_path(p, "paths-info path") for p in values if p not in ("", "/")]
+
+
+async def refs(hub: Hub, request: Request, rid: RepoId) -> Response:
+    hub.readable(rid, token_of(hub, request))
+    repo = hub.git(rid)
+    found = await in_thread(repo.refs, "refs/")
+
+    def of(prefix: str) -> list[dict[str, str]]:
+        return [{"name": ref[len(prefix):], "ref": ref, "targetCommit": sha}
+                for ref, sha in found if ref.startswith(prefix)]
+
+    out: dict[str, Any] = {"branches": of("refs/heads/"), "converts": of("refs/convert/"),
+                           "tags": of("refs/tags/")}
+    if request.query_params.get("include_prs"):
+        out["pullRequests"] = of("refs/pr/")
+    return json(out)
+
+
+async def list_commits(hub: Hub, request: Request, rid: RepoId, rev: str) -> Response:
+    hub.readable(rid, token_of(hub, request))
+    repo = hub.git(rid)
+    try:
+        page = int(request.query_params.get("p", "0"))
+        limit = min(int(request.query_params.get("limit", "1000")), 1000)
+    except ValueError:
+        raise bad("'p' and 'limit' must be integers") from None
+
+    def build() -> tuple[list[dict[str, Any]], int]:
+        sha = resolve_rev(repo, rid, rev)
+        items = [
+            {"id": c.id, "title": c.title, "message": c.message, "date": iso(c.date),
+             "authors": [{"user": c.author}]}
+            for c in repo.log(sha, limit=limit, skip=page * limit)
+        ]
+        return items, repo.count_commits(sha)
+
+    items, total = await in_thread(build)
+    headers = {"X-Total-Count": str(total)}
+    if (page + 1) * limit < total:
+        url = request.url.include_query_params(p=page + 1, limit=limit)
+        headers["Link"] = f'<{url}>; rel="next"'
+    return json(items, headers=headers)
+
+
+# --- writing -------------------------------------------------------------------------------
+async def preupload(hub: Hub, request: Request, rid: RepoId, rev: str) -> Response:
+    hub.writable(rid, token_of(hub, request))
+    body = await json_object(request, "preupload")
+    files = body.get("files")
+    if not isinstance(files, list) or not all(isinstance(f, dict) for f in files):
+        raise bad("preupload: 'files' must be a list of {path, sample, size} objects")
+    wanted = [(file_path(f.get("path"), "preupload path"), f.get("size")) for f in files]
+    for path, size in wanted:
+        if not isinstance(size, int) or size < 0:
+            raise bad(f"preupload: size of {path!r} must be a non-negative integer")
+    lfs_ok = request.headers.get(LFS_OPT_IN_HEADER, "").lower() == "lfs"
+    repo = hub.git(rid)
+
+    def build() -> list[dict[str, Any]]:
+        sha = resolve_rev(repo, rid, rev)
+        known = {e.path: e for e in repo.entries(sha, [p for p, _ in wanted])}
+        attrs = [e for e in repo.entries(sha, [".gitattributes"]) if e.size <= 1 << 20]
+        text = repo.read_blobs([attrs[0].sha]).get(attrs[0].sha, b"") if attrs else b""
+        rules = lfs_rules(text.decode(errors="replace"))
+        out = []
+        for path, size in wanted:
+            lfs = size >= hub.settings.lfs_threshold or is_lfs_path(rules, path)
+            item: dict[str, Any] = {"path": path, "shouldIgnore": False,
+                                    "uploadMode": "lfs" if lfs and lfs_ok and size else "regular"}
+            if path in known and known[path].type == "blob":
+                e = known[path]
+                item["oid"] = e.lfs.oid if e.lfs else e.sha
+            out.append(item)
+        return out
+
+    return json({"files": await in_thread(build), "commitOid": None})
+
+
+async def commit(hub: Hub, request: Request, rid: RepoId, rev: str) -> Response:
+    token = token_of(hub, request)
+    hub.writable(rid, token)
+    assert token is not None
+    branch = revision(rev)
+    if request.query_params.get("create_pr") in ("1", "true"):
+        raise bad("Pull requests are not supported by this hub; commit to a branch")
+    staging = Path(tempfile.mkdtemp(dir=hub.lfs.tmp, prefix="commit-"))
+    try:
+        body = await spool_body(request, hub.settings.hub_payload_limit, staging)
+        with body:
+            req = await in_thread(commits.parse_body, body, staging)
+        repo = hub.git(rid)
+
+        def run() -> str:
+            with repo.lock():
+                return commits.apply(repo, hub.lfs, branch, req, token.user,
+                                     hub.settings.lfs_threshold)
+
+        sha = await in_thread(run)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    url = f"{base_url(hub, request)}/{URL_PREFIX[rid.type]}{rid.id}/commit/{sha}"
+    return json({"success": True, "commitOid": sha, "commitUrl": url, "hookOutput": ""})
+

@@ -1,0 +1,151 @@
+"""Git smart HTTP (clone, fetch, push) through git's own CGI program, `git http-backend`.
+
+We decide who may do what, then hand the request to the CGI with the standard environment and
+stream the body both ways. Pushes hold the repo's write lock for their whole run, so they
+serialise with commits made through the API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response, StreamingResponse
+
+from embedhub.db import TokenInfo
+from embedhub.errors import EmbedhubError, Kind
+from embedhub.hub.gitrepo import git_env
+from embedhub.hub.paths import RepoId, bad
+from embedhub.hub.store import Hub, need_token
+from embedhub.hub.web import repo_lock, token_of
+
+log = logging.getLogger("embedhub.hub.git")
+SERVICES = ("git-upload-pack", "git-receive-pack")
+CHUNK = 64 * 1024
+
+
+def _service(request: Request, action: str) -> str:
+    if action == "info/refs":
+        service = request.query_params.get("service", "")
+        if service not in SERVICES:
+            raise bad("Only smart HTTP is supported: ask info/refs?service=git-upload-pack "
+                      "or git-receive-pack (git 1.6.6 or newer)")
+        return service
+    return action
+
+
+def _authorize(hub: Hub, request: Request, rid: RepoId, service: str) -> TokenInfo | None:
+    token = token_of(hub, request, basic=True)
+    if service == "git-receive-pack":
+        hub.writable(rid, token, basic=True)
+        return token
+    row = hub.row(rid)
+    if token is None and (row is None or row.private):
+        # git asks for credentials only after a Basic challenge.
+        err = need_token(rid, basic=True)
+        err.message = f"{rid.id}: authentication required (or the repo does not exist)"
+        raise err
+    hub.readable(rid, token)
+    return token
+
+
+async def handle(hub: Hub, request: Request, rid: RepoId, action: str) -> Response:
+    service = _service(request, action)
+    token = _authorize(hub, request, rid, service)
+    writer = service == "git-receive-pack" and token is not None and token.can_write
+    env = _cgi_env(hub, request, rid, action, token, writer)
+    if request.method == "POST" and service == "git-receive-pack":
+        return await _run(request, env, lock=hub.path(rid))
+    return await _run(request, env, lock=None)
+
+
+def _cgi_env(hub: Hub, request: Request, rid: RepoId, action: str, token: TokenInfo | None,
+             writer: bool) -> dict[str, str]:
+    env = git_env(
+        GIT_PROJECT_ROOT=str(hub.root),
+        GIT_HTTP_EXPORT_ALL="1",
+        PATH_INFO=f"/{rid.type}s/{rid.namespace}/{rid.name}.git/{action}",
+        REQUEST_METHOD=request.method,
+        QUERY_STRING=request.url.query,
+        CONTENT_TYPE=request.headers.get("content-type", ""),
+        REMOTE_ADDR=request.client.host if request.client else "",
+        # Pushing is on only for writers; everyone else gets git's own "forbidden".
+        GIT_CONFIG_COUNT="1",
+        GIT_CONFIG_KEY_0="http.receivepack",
+        GIT_CONFIG_VALUE_0="true" if writer else "false",
+    )
+    if token is not None:
+        env["REMOTE_USER"] = token.user
+    for header, var in (("content-encoding", "HTTP_CONTENT_ENCODING"),
+                        ("git-protocol", "GIT_PROTOCOL"), ("content-length", "CONTENT_LENGTH")):
+        if header in request.headers:
+            env[var] = request.headers[header]
+    return env
+
+
+async def _run(request: Request, env: dict[str, str], lock: object) -> Response:
+    lock_cm = repo_lock(lock) if lock is not None else None  # type: ignore[arg-type]
+    if lock_cm is not None:
+        await lock_cm.__aenter__()
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            "git", "http-backend", env=env, stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        feeder = asyncio.create_task(_feed(request, proc))
+        status, headers = await _read_headers(proc)
+    except BaseException:
+        if lock_cm is not None:
+            await lock_cm.__aexit__(None, None, None)
+        raise
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            assert proc.stdout is not None
+            while chunk := await proc.stdout.read(CHUNK):
+                yield chunk
+            await feeder
+            err = await proc.stderr.read() if proc.stderr else b""
+            if await proc.wait() != 0 or err.strip():
+                log.info("git http-backend %s: %s", env["PATH_INFO"], err.decode(errors="replace"))
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+            if lock_cm is not None:
+                await lock_cm.__aexit__(None, None, None)
+
+    media = headers.pop("content-type", None)
+    return StreamingResponse(body(), status_code=status, headers=headers, media_type=media)
+
+
+async def _feed(request: Request, proc: asyncio.subprocess.Process) -> None:
+    assert proc.stdin is not None
+    try:
+        if request.method == "POST":
+            async for chunk in request.stream():
+                proc.stdin.write(chunk)
+                await proc.stdin.drain()
+    except (ClientDisconnect, BrokenPipeError, ConnectionResetError):
+        pass
+    finally:
+        proc.stdin.close()
+
+
+async def _read_headers(proc: asyncio.subprocess.Process) -> tuple[int, dict[str, str]]:
+    """CGI output starts with headers (`Status: 403 Forbidden` sets the status)."""
+    assert proc.stdout is not None
+    status, headers = 200, {}
+    while True:
+        line = (await proc.stdout.readline()).decode("latin-1").rstrip("\r\n")
+        if not line:
+            break
+        name, _, value = line.partition(":")
+        if name.lower() == "status":
+            status = int(value.strip().split()[0])
+        else:
+            headers[name.strip().lower()] = value.strip()
+    if status >= 400 and not headers:
+        raise EmbedhubError(Kind.FORBIDDEN, "git refused the request")
+    return status, headers

@@ -1,0 +1,109 @@
+"""Names and paths inside the hub: repo ids, repo types, file paths and revisions.
+
+Everything a client sends that becomes part of a filesystem path or a git argument passes
+through here first, so a bad value ends as a precise 400, never as a git error or a path
+outside the data directory."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from embedhub.db import NameError_, check_name
+from embedhub.errors import EmbedhubError, Kind
+
+# URL segment (`datasets`) and singular form (`dataset`, what the database and the client's
+# `repo_type` use).
+REPO_TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
+URL_PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
+
+# A ref name git accepts and that can't be taken for an option or a range.
+_REV_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]{0,254}$")
+SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+
+
+@dataclass(frozen=True)
+class RepoId:
+    type: str  # "model" | "dataset" | "space"
+    namespace: str
+    name: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def url(self, base: str) -> str:
+        return f"{base.rstrip('/')}/{URL_PREFIX[self.type]}{self.id}"
+
+
+def bad(message: str) -> EmbedhubError:
+    return EmbedhubError(Kind.BAD_REQUEST, message)
+
+
+def repo_type(value: str | None, *, plural: bool = False) -> str:
+    """`model`/`dataset`/`space` from the client's spelling (None means model, like the Hub)."""
+    if value is None or value == "":
+        return "model"
+    if plural and value in REPO_TYPES:
+        return REPO_TYPES[value]
+    if not plural and value in REPO_TYPES.values():
+        return value
+    allowed = ", ".join(REPO_TYPES if plural else REPO_TYPES.values())
+    raise bad(f"Unknown repo type {value!r}: use one of {allowed}")
+
+
+def repo_id(type_: str, namespace: str, name: str) -> RepoId:
+    try:
+        check_name(namespace, "namespace")
+        check_name(name, "repo")
+    except NameError_ as exc:
+        raise bad(str(exc)) from None
+    return RepoId(type_, namespace, name)
+
+
+def file_path(path: object, what: str = "path") -> str:
+    """A path inside a repo: relative, `/`-separated, no empty, `.` or `..` segments, nothing
+    under `.git/`, no NUL or control characters."""
+    if not isinstance(path, str) or not path:
+        raise bad(f"{what} must be a non-empty string")
+    if any(ord(c) < 32 or c == "\x7f" for c in path):
+        raise bad(f"{what} {path!r} contains NUL or control characters")
+    if path.startswith("/") or "\\" in path:
+        raise bad(f"{what} {path!r} must be relative and use '/' as separator")
+    parts = path.split("/")
+    if any(p == "" for p in parts):
+        raise bad(f"{what} {path!r} has an empty segment ('//' or a trailing '/')")
+    if any(p in (".", "..") for p in parts):
+        raise bad(f"{what} {path!r} must not contain '.' or '..' segments")
+    if parts[0] == ".git" or any(p.lower() == ".git" for p in parts):
+        raise bad(f"{what} {path!r} points into .git, which is not part of the repo's files")
+    if len(path.encode()) > 4096:
+        raise bad(f"{what} is longer than 4096 bytes")
+    return path
+
+
+def folder_path(path: object, what: str = "path") -> str:
+    """Like file_path, but a trailing '/' is allowed (and dropped); '' means the root."""
+    if path in ("", "/", None):
+        return ""
+    if isinstance(path, str) and path.endswith("/"):
+        path = path[:-1]
+    return file_path(path, what)
+
+
+def revision(value: str) -> str:
+    """A branch, tag, `refs/...` name or commit id, already URL-decoded."""
+    if not _REV_RE.match(value) or ".." in value or value.endswith((".lock", "/", ".")):
+        raise bad(
+            f"Invalid revision {value!r}: expected a branch or tag name, a refs/... name, "
+            "or a 40-character commit id"
+        )
+    return value
+
+
+def split_raw(raw_path: bytes) -> list[str]:
+    """The request path split into decoded segments. Splitting before decoding keeps a
+    `%2F` inside one segment (the revision `refs%2Fconvert%2Fparquet`)."""
+    text = raw_path.decode("latin-1").split("?", 1)[0]
+    return [unquote(seg) for seg in text.split("/")[1:]]
