@@ -40,10 +40,17 @@ class Settings:
     cache_size: int = 100_000
     # Threads the model runtime uses; 0 means one per CPU core.
     threads: int = 0
+    # Model runtime: "torch" (sentence-transformers as is) or "onnx" (ONNX Runtime for the
+    # transformer: same vectors, less overhead per forward pass; exported once, cached).
+    runtime: str = "torch"
     # Files at least this large are stored as Git LFS objects in hub repos.
     lfs_threshold: int = 10 * 1024 * 1024
     # Bytes one hub commit body may have.
     hub_payload_limit: int = 2 * 1024 * 1024 * 1024
+
+    @property
+    def onnx_cache(self) -> Path:
+        return self.data_dir / "onnx"
 
     @property
     def db_path(self) -> Path:

@@ -23,7 +23,9 @@ def load_engines(settings: Settings, metrics: Metrics) -> dict[str, Engine]:
     for spec in settings.models:
         if spec.model_id in engines:
             raise ValueError(f"model {spec.model_id!r} is given twice")
-        backend = load_backend(spec, threads=settings.threads)
+        backend = load_backend(
+            spec, threads=settings.threads, runtime=settings.runtime, cache_dir=settings.onnx_cache
+        )
         engines[spec.model_id] = Engine(
             backend,
             max_batch_tokens=settings.max_batch_tokens,

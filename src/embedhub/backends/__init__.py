@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from embedhub.backends.base import Backend
 from embedhub.types import ModelSpec
 
+RUNTIMES = ("torch", "onnx")
 
-def load_backend(spec: ModelSpec, *, threads: int = 0) -> Backend:
+
+def load_backend(
+    spec: ModelSpec, *, threads: int = 0, runtime: str = "torch", cache_dir: Path | None = None
+) -> Backend:
+    """`torch`: sentence-transformers as is. `onnx`: the transformer exported once to ONNX
+    (cached in `cache_dir`) and run by ONNX Runtime; same vectors, less overhead per call."""
+    if runtime == "onnx":
+        from embedhub.backends.onnx import OnnxBackend
+
+        return OnnxBackend.load(spec, threads=threads, cache_dir=cache_dir)
+    if runtime != "torch":
+        raise ValueError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
     from embedhub.backends.sentence_transformers import SentenceTransformersBackend
 
     return SentenceTransformersBackend.load(spec, threads=threads)
 
 
-__all__ = ["Backend", "load_backend"]
+__all__ = ["RUNTIMES", "Backend", "load_backend"]

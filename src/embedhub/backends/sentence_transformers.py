@@ -28,6 +28,7 @@ class SentenceTransformersBackend:
         self._raw = SentenceTransformer(modules=modules[:-1], device="cpu") if normalizes else model
         self._raw.max_seq_length = model.max_seq_length
         self._raw.eval()
+        self._full = model
         self._torch = torch
         self.info = info
         # A private copy of the tokenizer for counting: the model's own one changes its

@@ -49,6 +49,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--cache-size", type=int, help="embeddings kept in the LRU cache; 0 = off")
     p.add_argument("--threads", type=int, help="model runtime threads (0 = one per core)")
+    p.add_argument(
+        "--runtime",
+        choices=("torch", "onnx"),
+        help="model runtime: torch (default) or onnx (ONNX Runtime; same vectors, "
+        "less overhead per batch; exported on first use and cached in the data dir)",
+    )
     p.add_argument("--public-url", help="URL clients reach this server at (for hub links)")
     p.set_defaults(func=run)
 
@@ -74,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         cache_size=args.cache_size,
         threads=args.threads,
         public_url=args.public_url,
+        runtime=args.runtime,
     )
     from embedhub.models import ModelNotFound
     from embedhub.server import serve
