@@ -111,10 +111,15 @@ async def delete_repo(hub: Hub, request: Request) -> Response:
 async def settings(hub: Hub, request: Request, rid: RepoId) -> Response:
     body = await json_object(request, "settings")
     hub.writable(rid, token_of(hub, request))
-    if "private" in body:
-        if not isinstance(body["private"], bool):
+    private = body.get("private")
+    if body.get("visibility") is not None:
+        if body["visibility"] not in ("private", "public"):
+            raise bad("'visibility' must be 'private' or 'public'")
+        private = body["visibility"] == "private"
+    if private is not None:
+        if not isinstance(private, bool):
             raise bad("'private' must be true or false")
-        hub.db.set_repo_private(rid.type, rid.namespace, rid.name, body["private"])
+        hub.db.set_repo_private(rid.type, rid.namespace, rid.name, private)
     return json({})
 
 

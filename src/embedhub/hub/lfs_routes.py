@@ -13,7 +13,7 @@ from starlette.responses import FileResponse, Response
 from embedhub.errors import EmbedhubError, Kind
 from embedhub.hub.lfs import OID_RE
 from embedhub.hub.paths import URL_PREFIX, RepoId, bad
-from embedhub.hub.store import Hub, not_found
+from embedhub.hub.store import Hub
 from embedhub.hub.web import base_url, in_thread, json, json_object, token_of
 
 LFS_JSON = "application/vnd.git-lfs+json"
@@ -69,9 +69,12 @@ def _object(hub: Hub, rid: RepoId, base: str, operation: str, obj: Any) -> dict[
         if stored == size:
             return out  # already here: no actions, the client skips the upload
         query = urlencode({"size": size, **hub.signer.sign("upload", rid.id, oid, size)})
+        # git-lfs sends no credentials to action links, so verify is signed as well.
+        check = urlencode({"oid": oid, "size": size,
+                           **hub.signer.sign("verify", rid.id, oid, size)})
         out["actions"] = {
             "upload": {"href": f"{base}/objects/{oid}?{query}", "expires_in": hub.signer.ttl},
-            "verify": {"href": f"{base}/verify", "expires_in": hub.signer.ttl},
+            "verify": {"href": f"{base}/verify?{check}", "expires_in": hub.signer.ttl},
         }
         return out
     if stored is None or stored != size:
@@ -128,12 +131,16 @@ async def get_object(hub: Hub, request: Request, rid: RepoId, oid: str) -> Respo
 
 
 async def verify(hub: Hub, request: Request, rid: RepoId) -> Response:
-    token = token_of(hub, request, basic=True)
-    hub.writable(rid, token, basic=True)
     body = await json_object(request, "LFS verify")
     oid, size = body.get("oid"), body.get("size")
     if not isinstance(oid, str) or not OID_RE.match(oid) or not isinstance(size, int):
         raise bad("LFS verify: expected {oid, size}")
+    if "sig" in request.query_params:
+        if request.query_params.get("oid") != oid or _signed(hub, request, rid, "verify",
+                                                              oid) != size:
+            raise bad("LFS verify: the body does not match the signed link")
+    else:
+        hub.writable(rid, token_of(hub, request, basic=True), basic=True)
     if not hub.lfs.has(oid, size):
         return lfs_error(404, f"Object {oid} ({size} bytes) was not received")
     return lfs_json({"oid": oid, "size": size})
@@ -146,5 +153,3 @@ def _basic_challenge(rid: RepoId) -> EmbedhubError:
     err.message = f"{rid.id}: authentication required"
     return err
 
-
-__all__ = ["batch", "put_object", "get_object", "verify", "not_found"]
