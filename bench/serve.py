@@ -118,6 +118,12 @@ def main() -> None:
     ap.add_argument("--texts", type=int, default=2000)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--port", type=int, default=8791)
+    ap.add_argument(
+        "--runtime",
+        action="append",
+        choices=("torch", "onnx"),
+        help="server runtime(s) to measure (default: both)",
+    )
     args = ap.parse_args()
 
     texts = real_texts(args.texts)
@@ -137,30 +143,29 @@ def main() -> None:
     print(f"in-process encode(batch_size=32): {ref_rate:8.1f} texts/s {tokens / ref_s:9.0f} tok/s")
     del model
 
-    with tempfile.TemporaryDirectory() as home:
-        proc = start_server(args.port, home)
-        try:
-            run_clients(args.port, [[t] for t in texts[:64]], args.concurrency)  # warm-up
-            rows = []
-            for label, payloads in (
-                (f"server, 1 text/request, {args.concurrency} clients", [[t] for t in texts]),
-                (
-                    f"server, 32 texts/request, {args.concurrency} clients",
-                    [texts[i : i + 32] for i in range(0, len(texts), 32)],
-                ),
-            ):
-                seconds, lat = run_clients(args.port, payloads, args.concurrency)
-                rate = len(texts) / seconds
-                rows.append(rate)
-                print(
-                    f"{label}: {rate:8.1f} texts/s {tokens / seconds:9.0f} tok/s  "
-                    f"p50 {pct(lat, 50):7.1f} ms  p99 {pct(lat, 99):7.1f} ms  "
-                    f"ratio vs in-process {rate / ref_rate:.2f}x"
-                )
-            print(f"server peak RSS: {peak_rss_mb(proc.pid):.0f} MB")
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+    for runtime in args.runtime or ["torch", "onnx"]:
+        with tempfile.TemporaryDirectory() as home:
+            bench_server(args, runtime, home, texts, tokens, ref_rate)
+
+
+def bench_server(args, runtime: str, home: str, texts: list[str], tokens: int, ref_rate: float):
+    proc = start_server(args.port, home, runtime)
+    try:
+        run_clients(args.port, [[t] for t in texts[:64]], args.concurrency)  # warm-up
+        for per_request in (1, 32):
+            payloads = [texts[i : i + per_request] for i in range(0, len(texts), per_request)]
+            seconds, lat = run_clients(args.port, payloads, args.concurrency)
+            rate = len(texts) / seconds
+            print(
+                f"server --runtime {runtime}, {per_request:2d} text(s)/request, "
+                f"{args.concurrency} clients: {rate:8.1f} texts/s {tokens / seconds:9.0f} tok/s"
+                f"  p50 {pct(lat, 50):7.1f} ms  p99 {pct(lat, 99):7.1f} ms"
+                f"  ratio vs in-process {rate / ref_rate:.2f}x"
+            )
+        print(f"server --runtime {runtime} peak RSS: {peak_rss_mb(proc.pid):.0f} MB")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 if __name__ == "__main__":
