@@ -20,13 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"embedhub {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:  # TEMPORARY while the hub and embed commands are being written
-            module = importlib.import_module(f"embedhub.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"embedhub.cli.{name}":
-                raise
-            continue
-        module.add_parser(sub)
+        importlib.import_module(f"embedhub.cli.{name}").add_parser(sub)
     return parser
 
 
