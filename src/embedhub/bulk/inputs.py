@@ -126,7 +126,7 @@ def read_batches(
             yield conform(batch, schema, f) if schema is not None else batch
     except BulkError:
         raise
-    except (pa.ArrowException, OSError, UnicodeDecodeError, json.JSONDecodeError, EOFError) as exc:
+    except (pa.ArrowException, OSError, ValueError, EOFError) as exc:
         raise BulkError(f"{f}: cannot read as {_label(f)}: {_short(exc)}") from exc
 
 
@@ -244,7 +244,8 @@ _SEPARATORS = re.compile(r"[\s,]*")
 def _json_array(text: io.TextIOBase) -> Iterator[dict]:
     """Objects of a top-level JSON array, decoded one at a time from a growing buffer."""
     decoder = json.JSONDecoder()
-    buf, pos, eof = "", 0, False
+    buf, eof = text.read(_BLOCK), False
+    pos = buf.index("[") + 1  # the caller saw that the first non-blank character is "["
     while True:
         pos = _SEPARATORS.match(buf, pos).end()  # type: ignore[union-attr]
         if pos < len(buf) and buf[pos] == "]":
@@ -261,7 +262,7 @@ def _json_array(text: io.TextIOBase) -> Iterator[dict]:
             buf, pos = buf[pos:] + more, 0
             continue
         if not isinstance(obj, dict):
-            raise BulkError(f"expected an array of objects, found a {type(obj).__name__}")
+            raise ValueError(f"expected an array of objects, found a {type(obj).__name__}")
         yield obj
 
 

@@ -80,7 +80,9 @@ def annotate(batch: pa.RecordBatch | pa.Table, spec: TextSpec, where: str) -> An
     texts = _texts(table, spec)
     ids = _ids(table, spec, where)
     if spec.id_column is None:  # the row number becomes the visible id
-        table = table.rename_columns([ID_COLUMN if n == ROW_COLUMN else n for n in table.column_names])
+        table = table.rename_columns(
+            [ID_COLUMN if n == ROW_COLUMN else n for n in table.column_names]
+        )
     else:
         table = table.drop_columns([ROW_COLUMN])
     prefix = spec.model_key.encode() + b"\0"
