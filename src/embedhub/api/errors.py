@@ -83,7 +83,9 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
     message = str(exc.detail)
     if exc.status_code == 404 and message == "Not Found":
         message = f"No route for {request.method} {request.url.path}"
-    err = EmbedhubError(kind, message, headers=dict(exc.headers or {}))
+    # 413 here is a chunked body caught by the middleware's counter: same code as its own 413.
+    code = "payload_too_large" if exc.status_code == 413 else None
+    err = EmbedhubError(kind, message, code=code, headers=dict(exc.headers or {}))
     return error_response(request.url.path, err, status=exc.status_code)
 
 

@@ -7,6 +7,7 @@ import time
 import uuid
 
 import orjson
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from embedhub.api.errors import style_of
@@ -71,17 +72,13 @@ class RequestMiddleware:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.payload_limit:
-                raise _TooLarge()
+                raise _TooLarge(self.payload_limit)
             return message
 
         return wrapped
 
     async def _too_large(self, scope: Scope, send: Send, length: int | None) -> None:
-        size = f"{length} bytes" if length is not None else "more"
-        message = (
-            f"Payload too large: {size}, the limit is {self.payload_limit} bytes "
-            "(--payload-limit); send fewer or shorter inputs per request"
-        )
+        message = too_large_message(length, self.payload_limit)
         style = style_of(scope["path"])
         if style == "openai":
             body = {
@@ -111,6 +108,14 @@ class RequestMiddleware:
         await send({"type": "http.response.body", "body": payload})
 
 
+def too_large_message(length: int | None, limit: int) -> str:
+    size = f"{length} bytes" if length is not None else f"more than {limit} bytes"
+    return (
+        f"Payload too large: {size}, the limit is {limit} bytes "
+        "(--payload-limit); send fewer or shorter inputs per request"
+    )
+
+
 def _as_json(scope: Scope) -> Scope:
     """Embedding bodies are JSON whatever the client says: `curl -d '{...}'` labels them
     form-urlencoded, and the HF Inference API has always accepted that."""
@@ -122,8 +127,13 @@ def _as_json(scope: Scope) -> Scope:
     return {**scope, "headers": headers}
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(StarletteHTTPException):
+    """Raised from `receive` when a body without Content-Length (chunked) passes the limit.
+    FastAPI re-raises HTTPExceptions from body reading (any other exception becomes a 400
+    "error parsing the body"), so the app's handler answers 413 in the route's shape."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, too_large_message(None, limit), headers={"Connection": "close"})
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
