@@ -75,6 +75,7 @@ class _PrometheusObserver(EngineObserver):
         self._batch_tokens = metrics.batch_tokens.labels(model)
         self._inference = metrics.inference_seconds.labels(model)
         self._queue = metrics.queue_size.labels(model)
+        self._queue_wait = metrics.queue_seconds.labels(model)
         self._hits = metrics.cache_hits.labels(model)
         self._rejected = metrics.rejected.labels(model)
 
@@ -85,6 +86,9 @@ class _PrometheusObserver(EngineObserver):
 
     def queue_size(self, size: int) -> None:
         self._queue.set(size)
+
+    def queue_wait(self, seconds: float) -> None:
+        self._queue_wait.observe(seconds)
 
     def cache_hits(self, n: int) -> None:
         self._hits.inc(n)

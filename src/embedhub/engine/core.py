@@ -49,6 +49,10 @@ class _Job:
     def bind(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future:
         self._loop = loop
         self._future = loop.create_future()
+        # The worker may have finished between the caller's `remaining` check and this bind;
+        # its finish() then saw no loop to wake, so resolve here or the request never returns.
+        if self._done.is_set():
+            self._future.set_result(None)
         return self._future
 
     def finish(self) -> None:
@@ -219,6 +223,8 @@ class Engine:
     ) -> EmbedResult:
         if job.error is not None:
             raise job.error
+        if hits < len(counts):  # something went through the queue
+            self.observer.queue_wait(job.timings.queue_seconds)
         vectors = job.vectors
         if options.dimensions is not None:
             vectors = vectors[:, : options.dimensions]

@@ -11,6 +11,9 @@ class EngineObserver:
     def queue_size(self, size: int) -> None:
         pass
 
+    def queue_wait(self, seconds: float) -> None:
+        """How long one request waited for the model (its longest-waiting input)."""
+
     def cache_hits(self, n: int) -> None:
         pass
 
