@@ -9,7 +9,7 @@ import base64
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, StrictInt
 from starlette.responses import Response
 
 from embedhub.api.common import (
@@ -25,7 +25,8 @@ from embedhub.errors import EmbedhubError, Kind
 
 
 class EmbeddingsRequest(BaseModel):
-    input: str | list[str] | list[int] | list[list[int]]
+    # Strict ints: pydantic's lax mode would take `[true]` or `[1.0]` as token id 1.
+    input: str | list[str] | list[StrictInt] | list[list[StrictInt]]
     model: str
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = None
