@@ -135,7 +135,8 @@ class GitRepo:
         """The entries for these exact paths (files or folders); unknown paths are left out."""
         if not paths:
             return []
-        out = self.run("ls-tree", "-z", "-l", "--full-tree", commit, "--", *paths)
+        # -r -t: without them git shows a folder's entry only when no path below it is asked.
+        out = self.run("ls-tree", "-z", "-l", "-r", "-t", "--full-tree", commit, "--", *paths)
         wanted = set(paths)
         found = [_entry(raw, "") for raw in out.split(b"\0") if raw]
         return self._with_pointers([e for e in found if e.path in wanted])
