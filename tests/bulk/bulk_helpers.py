@@ -4,6 +4,7 @@ sentence-transformers' own `encode`."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -57,10 +58,13 @@ def ids_in(folder: Path, column: str = "id") -> list:
 EMBEDHUB = [sys.executable, "-m", "embedhub"]
 
 
-def run_embed(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def run_embed(
+    home: Path, *args: str, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """`python -m embedhub embed ARGS` as a real subprocess, with its own data dir."""
     proc = subprocess.run(
         [*EMBEDHUB, "embed", *args, "--data-dir", str(home)],
+        env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
         timeout=300,

@@ -79,6 +79,7 @@ class RemoteEmbedder:
             self.session.headers["Authorization"] = f"Bearer {token}"
         self.request_size = request_size
         self.max_retries = max_retries
+        self.retries = 0  # 429/5xx/connection retries, reported in the summary
         self.timeout = timeout
         self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="embed-remote")
         probe = self._post(["dimension probe"])
@@ -99,10 +100,12 @@ class RemoteEmbedder:
             except requests.ConnectionError as exc:
                 if attempt == self.max_retries:
                     raise BulkError(f"{self.endpoint}: cannot connect: {exc}") from exc
+                self.retries += 1
                 time.sleep(_backoff(attempt, None))
                 continue
             if r.status_code == 429 or r.status_code >= 500:
                 if attempt < self.max_retries:
+                    self.retries += 1
                     time.sleep(_backoff(attempt, r.headers.get("Retry-After")))
                     continue
             if r.status_code != 200:

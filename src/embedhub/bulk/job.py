@@ -70,6 +70,7 @@ class Summary:
     seconds: float
     rows_per_second: float  # rows embedded per second
     skipped_ids: list[str] = field(default_factory=list)
+    retries: int = 0  # remote requests retried after 429/5xx
     pushed_to: str | None = None
 
     def as_dict(self) -> dict:
@@ -164,6 +165,7 @@ def _run_here(cfg, spec, files, schema, work, embedder) -> tuple[Sink, EmbedderI
         progress.close()
         if own:
             embedder.close()
+    sink.counts.retries = getattr(embedder, "retries", 0)
     return sink, embedder.info
 
 
@@ -263,4 +265,5 @@ def _finish(cfg: JobConfig, work: WorkDir, sink: Sink, info: EmbedderInfo, start
         seconds=round(seconds, 3),
         rows_per_second=round(c.embedded / seconds, 1) if seconds else 0.0,
         skipped_ids=c.skipped_ids,
+        retries=c.retries,
     )

@@ -34,6 +34,7 @@ class Counts:
     unchanged: int = 0
     skipped: int = 0
     skipped_ids: list[str] = field(default_factory=list)  # the first few, for the report
+    retries: int = 0  # remote requests retried
 
 
 class Sink:
