@@ -87,10 +87,10 @@ async def spool_body(request: Request, limit: int, folder: Path) -> BinaryIO:
 
 
 def too_large(length: int | None, limit: int) -> EmbedhubError:
-    size = f"{length} bytes" if length is not None else "more"
+    size = f"{length} bytes" if length is not None else f"more than {limit} bytes"
     return EmbedhubError(
         Kind.TOO_LARGE,
-        f"Payload too large: {size}, the limit for one commit is {limit} bytes "
+        f"Payload too large: {size}; the limit for one commit is {limit} bytes "
         "(EMBEDHUB_HUB_PAYLOAD_LIMIT); split the upload into several commits",
     )
 
