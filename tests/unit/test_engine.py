@@ -1,0 +1,245 @@
+"""The engine without HTTP: ordering, dedup, cache, options, admission (429), failures, with a
+tiny fake backend; and the same engine on the real sentence-transformers backend."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from embedhub.engine import Engine, EngineObserver
+from embedhub.engine.core import _Job
+from embedhub.errors import EmbedhubError, Kind
+from embedhub.types import EmbedOptions, ModelInfo
+
+
+def raw_vector(text: str) -> np.ndarray:
+    h = sum(map(ord, text))
+    return np.array([len(text), h % 7 + 1, h % 5 + 1, 2.0], dtype=np.float32)
+
+
+class FakeBackend:
+    call_overhead_tokens = 0
+
+    def __init__(self) -> None:
+        self.info = ModelInfo("fake/model", 4, 8, True, {"query": "query: "})
+        self.vocab_size = 100
+        self.special_ids = frozenset()
+        self.calls: list[tuple[list[str], str, str | None]] = []
+        self.gate = threading.Event()
+        self.gate.set()
+        self.fail = False
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return [len(t.split()) + 2 for t in texts]
+
+    def embed(self, texts, *, truncation_side="right", prompt=None) -> np.ndarray:
+        assert self.gate.wait(10)
+        self.calls.append((list(texts), truncation_side, prompt))
+        if self.fail:
+            raise RuntimeError("boom")
+        return np.stack([raw_vector(t) for t in texts])
+
+
+class Recorder(EngineObserver):
+    def __init__(self) -> None:
+        self.rejected_count = 0
+        self.hits = 0
+        self.waits: list[float] = []
+
+    def rejected(self) -> None:
+        self.rejected_count += 1
+
+    def cache_hits(self, n: int) -> None:
+        self.hits += n
+
+    def queue_wait(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def unit(rows) -> np.ndarray:
+    rows = np.asarray(rows, dtype=np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+@pytest.fixture
+def backend():
+    return FakeBackend()
+
+
+@pytest.fixture
+def engine(backend):
+    e = Engine(backend, max_batch_tokens=64, max_concurrent_requests=2, cache_size=100)
+    e.observer = Recorder()
+    e.start()
+    yield e
+    backend.gate.set()
+    e.stop()
+
+
+def test_vectors_in_input_order_and_duplicates_embedded_once(engine, backend):
+    texts = ["b b", "a", "c c c", "a", "b b"]
+    result = asyncio.run(engine.embed(texts, EmbedOptions()))
+    np.testing.assert_allclose(result.vectors, unit([raw_vector(t) for t in texts]), rtol=1e-6)
+    embedded = [t for call in backend.calls for t in call[0]]
+    assert sorted(embedded) == ["a", "b b", "c c c"]
+    assert result.token_counts == [4, 3, 5, 3, 4]
+    assert engine.observer.waits and engine.observer.waits[0] >= 0
+
+
+def test_options_normalize_dimensions_prompt_and_side(engine, backend):
+    raw = asyncio.run(engine.embed(["x y"], EmbedOptions(normalize=False)))
+    np.testing.assert_array_equal(raw.vectors, [raw_vector("x y")])
+    cut = asyncio.run(engine.embed(["x y"], EmbedOptions(dimensions=2)))
+    np.testing.assert_allclose(cut.vectors, unit([raw_vector("x y")[:2]]), rtol=1e-6)
+    asyncio.run(engine.embed(["x y"], EmbedOptions(truncation_direction="left")))
+    asyncio.run(engine.embed(["x y"], EmbedOptions(prompt_name="query")))
+    assert backend.calls == [(["x y"], "right", None), (["x y"], "left", None)] + [
+        (["x y"], "right", "query: ")
+    ]
+
+
+def test_cache_hits_and_bypass(engine, backend):
+    asyncio.run(engine.embed(["p", "q"], EmbedOptions()))
+    again = asyncio.run(engine.embed(["q", "p"], EmbedOptions()))
+    assert again.cache_hits == 2 and engine.observer.hits == 2
+    assert len(backend.calls) == 1
+    fresh = asyncio.run(engine.embed(["q", "p"], EmbedOptions(use_cache=False)))
+    assert fresh.cache_hits == 0 and len(backend.calls) == 2
+    np.testing.assert_array_equal(fresh.vectors, again.vectors)
+
+
+def test_validation_errors_name_the_limit(engine):
+    with pytest.raises(EmbedhubError) as info:
+        asyncio.run(
+            engine.embed(["one two three four five six seven"], EmbedOptions(truncate=False))
+        )
+    assert info.value.kind is Kind.VALIDATION
+    assert "9 tokens" in info.value.message and "limit is 8" in info.value.message
+    for bad in (0, 5):
+        with pytest.raises(EmbedhubError, match="between 1 and 4") as info:
+            asyncio.run(engine.embed(["x"], EmbedOptions(dimensions=bad)))
+        assert info.value.kind is Kind.VALIDATION
+    with pytest.raises(EmbedhubError, match="not one of this model's prompts"):
+        asyncio.run(engine.embed(["x"], EmbedOptions(prompt_name="passage")))
+    # None of these left a permit behind: two requests still fit at once.
+    assert engine._admitted == 0
+
+
+def test_overloaded_is_refused_at_once_then_admitted_again(engine, backend):
+    backend.gate.clear()
+
+    async def scenario():
+        first = asyncio.create_task(engine.embed(["slow one"], EmbedOptions()))
+        second = asyncio.create_task(engine.embed(["slow two"], EmbedOptions()))
+        await asyncio.sleep(0.05)
+        assert not first.done() and not second.done()
+        with pytest.raises(EmbedhubError) as info:
+            await engine.embed(["third"], EmbedOptions())
+        assert info.value.kind is Kind.OVERLOADED
+        assert info.value.headers == {"Retry-After": "1"}
+        assert "limit is 2" in info.value.message
+        backend.gate.set()
+        results = await asyncio.gather(first, second)
+        after = await engine.embed(["third"], EmbedOptions())
+        return results, after
+
+    (first, second), after = asyncio.run(scenario())
+    np.testing.assert_allclose(first.vectors, unit([raw_vector("slow one")]), rtol=1e-6)
+    np.testing.assert_allclose(second.vectors, unit([raw_vector("slow two")]), rtol=1e-6)
+    np.testing.assert_allclose(after.vectors, unit([raw_vector("third")]), rtol=1e-6)
+    assert engine.observer.rejected_count == 1
+    assert engine._admitted == 0
+
+
+def test_backend_failure_fails_the_request_not_the_engine(engine, backend):
+    backend.fail = True
+    with pytest.raises(EmbedhubError) as info:
+        asyncio.run(engine.embed(["will fail"], EmbedOptions()))
+    assert info.value.kind is Kind.BACKEND and "boom" in info.value.message
+    backend.fail = False
+    assert engine.healthy
+    ok = asyncio.run(engine.embed(["fine"], EmbedOptions()))
+    np.testing.assert_allclose(ok.vectors, unit([raw_vector("fine")]), rtol=1e-6)
+
+
+def test_embed_blocking_from_many_threads(engine):
+    engine.max_concurrent_requests = 100
+    texts = [f"text number {i} " + "w " * (i % 5) for i in range(50)]
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda t: engine.embed_blocking([t], EmbedOptions()), texts))
+    for t, r in zip(texts, results, strict=True):
+        np.testing.assert_allclose(r.vectors, unit([raw_vector(t)]), rtol=1e-6)
+
+
+def test_job_finished_before_bind_still_resolves():
+    # The worker can finish a job between embed()'s `remaining` check and bind().
+    job = _Job(1, 4, 1)
+    job.remaining = 0
+    job.finish()
+
+    async def wait():
+        return await asyncio.wait_for(job.bind(asyncio.get_running_loop()), 2)
+
+    asyncio.run(wait())
+
+
+def test_stop_ends_the_worker(backend):
+    e = Engine(backend).start()
+    assert e.healthy
+    e.stop()
+    assert not e.healthy
+
+
+# --- the real backend ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_engine(model_dir):
+    from embedhub.backends import load_backend
+    from embedhub.config import DEFAULT_MODEL_ID
+    from embedhub.types import ModelSpec
+
+    backend = load_backend(ModelSpec(DEFAULT_MODEL_ID, str(model_dir)))
+    e = Engine(backend, max_batch_tokens=1024, max_concurrent_requests=64).start()
+    yield e
+    e.stop()
+
+
+def test_real_backend_concurrent_requests_equal_reference(real_engine, reference_model):
+    long = "A long sentence about embeddings and batching. " * 40
+    requests_ = [
+        ["short", "a bit longer sentence here"],
+        [long, "tiny"],
+        ["Hi!", long + " tail", "middle length text for the batch"],
+        ["short", "Hi!"],
+    ]
+
+    async def run_all():
+        return await asyncio.gather(*(real_engine.embed(t, EmbedOptions()) for t in requests_))
+
+    results = asyncio.run(run_all())
+    for texts, result in zip(requests_, results, strict=True):
+        diff = np.abs(result.vectors - reference_model.encode(texts)).max()
+        assert diff < 1e-5, diff
+        assert result.token_counts == [
+            min(len(reference_model.tokenizer(t)["input_ids"]), 256) for t in texts
+        ]
+
+
+def test_real_backend_left_truncation_and_raw_vectors(real_engine, reference_model):
+    text = "Cats purr on the mat. " * 60 + "Markets fell on rate news. " * 60
+    left = asyncio.run(real_engine.embed([text], EmbedOptions(truncation_direction="left")))
+    reference_model.tokenizer.truncation_side = "left"
+    try:
+        expected = reference_model.encode([text])
+    finally:
+        reference_model.tokenizer.truncation_side = "right"
+    assert np.abs(left.vectors - expected).max() < 1e-5
+    raw = asyncio.run(real_engine.embed(["Hi!"], EmbedOptions(normalize=False)))
+    norm = np.linalg.norm(raw.vectors[0])
+    assert abs(norm - 1) > 0.1
+    assert np.abs(raw.vectors[0] / norm - reference_model.encode("Hi!")).max() < 1e-5
