@@ -128,3 +128,21 @@ def test_private_repo_clone_needs_member_token(server, tmp_path, uid, git_env):
     assert stranger.returncode != 0 and "not found" in stranger.stderr.lower()
     git(git_env, tmp_path, "clone", with_token(url, owner, token), str(tmp_path / "c"))
     assert (tmp_path / "c" / ".gitattributes").exists()
+
+
+def test_gzip_request_body_to_upload_pack(server, uid):
+    """git gzips large negotiation bodies (Content-Encoding: gzip); http-backend must get
+    them inflated, and answer with a pack."""
+    token = server.token(f"gz{uid}")
+    assert create_repo(server, token, f"gz{uid}/d").status_code == 200
+    sha = requests.get(f"{server.url}/api/datasets/gz{uid}/d", timeout=10).json()["sha"]
+    want = f"want {sha}\n"
+    body = f"{len(want) + 4:04x}{want}00000009done\n".encode()
+    r = requests.post(
+        f"{server.url}/datasets/gz{uid}/d/git-upload-pack", data=gzip.compress(body),
+        headers={"Content-Type": "application/x-git-upload-pack-request",
+                 "Content-Encoding": "gzip"}, timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"] == "application/x-git-upload-pack-result"
+    assert b"NAK" in r.content[:16] and b"PACK" in r.content
