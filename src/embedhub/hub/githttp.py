@@ -12,13 +12,14 @@ from collections.abc import AsyncIterator
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from embedhub.db import TokenInfo
 from embedhub.errors import EmbedhubError, Kind
 from embedhub.hub.gitrepo import git_env
 from embedhub.hub.paths import RepoId, bad
 from embedhub.hub.store import Hub, need_token
-from embedhub.hub.web import repo_lock, token_of
+from embedhub.hub.web import RepoLock, token_of
 
 log = logging.getLogger("embedhub.hub.git")
 SERVICES = ("git-upload-pack", "git-receive-pack")
@@ -55,9 +56,16 @@ async def handle(hub: Hub, request: Request, rid: RepoId, action: str) -> Respon
     token = _authorize(hub, request, rid, service)
     writer = service == "git-receive-pack" and token is not None and token.can_write
     env = _cgi_env(hub, request, rid, action, token, writer)
-    if request.method == "POST" and service == "git-receive-pack":
-        return await _run(request, env, lock=hub.path(rid))
-    return await _run(request, env, lock=None)
+    pushing = request.method == "POST" and service == "git-receive-pack"
+    lock = RepoLock(hub.path(rid)) if pushing else None
+    if lock is not None:
+        await lock.acquire()
+    try:
+        return await _run(request, env, lock)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
 
 
 def _cgi_env(hub: Hub, request: Request, rid: RepoId, action: str, token: TokenInfo | None,
@@ -84,40 +92,51 @@ def _cgi_env(hub: Hub, request: Request, rid: RepoId, action: str, token: TokenI
     return env
 
 
-async def _run(request: Request, env: dict[str, str], lock: object) -> Response:
-    lock_cm = repo_lock(lock) if lock is not None else None  # type: ignore[arg-type]
-    if lock_cm is not None:
-        await lock_cm.__aenter__()
+async def _run(request: Request, env: dict[str, str], lock: RepoLock | None) -> Response:
+    """Start the CGI, read its headers, then stream its output; the lock (if any) is released
+    when the output is done or the client is gone."""
+    proc = await asyncio.create_subprocess_exec(
+        "git", "http-backend", env=env, stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    feeder = asyncio.create_task(_feed(request, proc))
+    errors = asyncio.create_task(proc.stderr.read())  # drained as it comes: never blocks git
     try:
-        proc = await asyncio.create_subprocess_exec(
-            "git", "http-backend", env=env, stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )
-        feeder = asyncio.create_task(_feed(request, proc))
         status, headers = await _read_headers(proc)
     except BaseException:
-        if lock_cm is not None:
-            await lock_cm.__aexit__(None, None, None)
+        proc.kill()
         raise
 
     async def body() -> AsyncIterator[bytes]:
         try:
-            assert proc.stdout is not None
             while chunk := await proc.stdout.read(CHUNK):
                 yield chunk
             await feeder
-            err = await proc.stderr.read() if proc.stderr else b""
-            if await proc.wait() != 0 or err.strip():
+            code, err = await proc.wait(), await errors
+            if code != 0 or err.strip():
                 log.info("git http-backend %s: %s", env["PATH_INFO"], err.decode(errors="replace"))
         finally:
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
-            if lock_cm is not None:
-                await lock_cm.__aexit__(None, None, None)
+            if lock is not None:
+                lock.release()
 
     media = headers.pop("content-type", None)
-    return StreamingResponse(body(), status_code=status, headers=headers, media_type=media)
+    return CGIResponse(body(), status_code=status, headers=headers, media_type=media)
+
+
+class CGIResponse(StreamingResponse):
+    """StreamingResponse without its disconnect listener: that listener calls `receive()` while
+    the response streams and would swallow request body chunks the CGI has not read yet (git
+    then waits forever for them). Our feeder is the one reader of the request."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.stream_response(send)
+        finally:
+            await self.body_iterator.aclose()  # type: ignore[attr-defined]
 
 
 async def _feed(request: Request, proc: asyncio.subprocess.Process) -> None:

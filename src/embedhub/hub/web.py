@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import tempfile
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
@@ -95,12 +94,19 @@ def too_large(length: int | None, limit: int) -> EmbedhubError:
     )
 
 
-@asynccontextmanager
-async def repo_lock(path: Path) -> AsyncIterator[None]:
-    """The repo's write lock (the same file lock GitRepo.lock takes), awaited off the loop."""
-    f = open(path / "embedhub.lock", "a+b")
-    try:
-        await in_thread(fcntl.flock, f, fcntl.LOCK_EX)
-        yield
-    finally:
-        f.close()  # closing the descriptor releases the lock
+class RepoLock:
+    """The repo's write lock (the same file GitRepo.lock locks), awaited off the event loop and
+    released explicitly, so it can outlive the handler and cover a streamed response."""
+
+    def __init__(self, repo_path: Path) -> None:
+        self.path = repo_path / "embedhub.lock"
+        self.file: BinaryIO | None = None
+
+    async def acquire(self) -> None:
+        self.file = open(self.path, "a+b")
+        await in_thread(fcntl.flock, self.file, fcntl.LOCK_EX)
+
+    def release(self) -> None:
+        if self.file is not None:
+            self.file.close()  # closing the descriptor releases the lock
+            self.file = None
