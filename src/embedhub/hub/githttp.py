@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
@@ -109,34 +110,40 @@ async def _run(request: Request, env: dict[str, str], lock: RepoLock | None) -> 
         raise
 
     async def body() -> AsyncIterator[bytes]:
-        try:
-            while chunk := await proc.stdout.read(CHUNK):
-                yield chunk
-            await feeder
-            code, err = await proc.wait(), await errors
-            if code != 0 or err.strip():
-                log.info("git http-backend %s: %s", env["PATH_INFO"], err.decode(errors="replace"))
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-            if lock is not None:
-                lock.release()
+        while chunk := await proc.stdout.read(CHUNK):
+            yield chunk
+        await feeder
+        code, err = await proc.wait(), await errors
+        if code != 0 or err.strip():
+            log.info("git http-backend %s: %s", env["PATH_INFO"], err.decode(errors="replace"))
+
+    async def cleanup() -> None:
+        if proc.returncode is None:  # the client went away: stop git (a push is quarantined)
+            proc.kill()
+            await proc.wait()
+        if lock is not None:
+            lock.release()
 
     media = headers.pop("content-type", None)
-    return CGIResponse(body(), status_code=status, headers=headers, media_type=media)
+    return CGIResponse(body(), cleanup, status_code=status, headers=headers, media_type=media)
 
 
 class CGIResponse(StreamingResponse):
     """StreamingResponse without its disconnect listener: that listener calls `receive()` while
     the response streams and would swallow request body chunks the CGI has not read yet (git
-    then waits forever for them). Our feeder is the one reader of the request."""
+    then waits forever for them). Our feeder is the one reader of the request. `cleanup` runs
+    however the response ends, even if it never started."""
+
+    def __init__(self, content: AsyncIterator[bytes], cleanup: Callable[[], Awaitable[None]],
+                 **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self.cleanup = cleanup
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await self.stream_response(send)
         finally:
-            await self.body_iterator.aclose()  # type: ignore[attr-defined]
+            await self.cleanup()
 
 
 async def _feed(request: Request, proc: asyncio.subprocess.Process) -> None:
