@@ -30,6 +30,7 @@ def test_upload_folder_regular_mode_then_read_back(server, tmp_path, uid):
         import hashlib, json
         from huggingface_hub import HfApi, hf_hub_download
         from datasets import load_dataset
+        from huggingface_hub.utils._runtime import is_xet_available
         api = HfApi(token={token!r})
         url1 = str(api.create_repo({repo!r}, repo_type="dataset", exist_ok=True))
         url2 = str(api.create_repo({repo!r}, repo_type="dataset", exist_ok=True))
@@ -41,7 +42,7 @@ def test_upload_folder_regular_mode_then_read_back(server, tmp_path, uid):
         ds = load_dataset({repo!r})
         stream = load_dataset({repo!r}, streaming=True)
         print(json.dumps({{
-            "urls": [url1, url2], "oid": info.oid,
+            "urls": [url1, url2], "oid": info.oid, "xet": is_xet_available(),
             "files": sorted(api.list_repo_files({repo!r}, repo_type="dataset")),
             "big_sha": hashlib.sha256(open(big, "rb").read()).hexdigest(),
             "branches": [(b.name, b.target_commit) for b in refs.branches],
@@ -54,6 +55,7 @@ def test_upload_folder_regular_mode_then_read_back(server, tmp_path, uid):
             "streamed": list(stream["train"]),
         }}))
     """, tmp_path)
+    assert result["xet"] is True  # the client could only have uploaded "lfs" files via Xet
     assert result["urls"] == [f"{server.url}/datasets/{repo}"] * 2
     assert result["files"] == [".gitattributes", "README.md", "blobs/big.bin",
                                "data/train-00000-of-00002.parquet",
