@@ -31,12 +31,17 @@ def test_user_org_push_pull(server, tmp_path, uid):
 
     folder = tmp_path / "out"
     write_parquet_dataset(folder, shards=1, rows_per_shard=5)
+    (folder / ".embedhub").mkdir()  # `embedhub embed`'s resume state: never uploaded
+    (folder / ".embedhub" / "index.sqlite").write_bytes(b"state")
     pushed = embedhub("push", str(folder), f"{org}/emb", "--private", "--endpoint", server.url,
                       "--token", token, home=tmp_path / "hf")
     assert pushed.returncode == 0, pushed.stderr
     sha = pushed.stdout.strip().splitlines()[-1]
     info = requests.get(f"{server.url}/api/datasets/{org}/emb", headers=auth(token), timeout=10)
     assert info.json()["sha"] == sha and info.json()["private"] is True
+    names = {s["rfilename"] for s in info.json()["siblings"]}
+    assert "data/train-00000-of-00001.parquet" in names
+    assert not [n for n in names if n.startswith(".embedhub/")]
 
     dest = tmp_path / "pulled"
     pulled = embedhub("pull", f"{org}/emb", str(dest), "--endpoint", server.url, "--token",

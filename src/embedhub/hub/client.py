@@ -51,6 +51,8 @@ def push_folder(
         folder_path=str(folder),
         repo_id=repo_id,
         repo_type=repo_type,
+        # `embedhub embed` keeps its resume state in OUTPUT/.embedhub: never part of a dataset.
+        ignore_patterns=[".embedhub/**"],
         commit_message=commit_message or f"Upload {folder.name} with embedhub",
     )
     return info.oid
