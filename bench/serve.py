@@ -29,7 +29,7 @@ from corpus import real_texts  # noqa: E402
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
-def start_server(port: int, data_dir: str) -> subprocess.Popen:
+def start_server(port: int, data_dir: str, runtime: str) -> subprocess.Popen:
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -42,6 +42,8 @@ def start_server(port: int, data_dir: str) -> subprocess.Popen:
             data_dir,
             "--cache-size",
             "0",
+            "--runtime",
+            runtime,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
