@@ -43,6 +43,8 @@ class Settings:
     # Model runtime: "torch" (sentence-transformers as is) or "onnx" (ONNX Runtime for the
     # transformer: same vectors, less overhead per forward pass; exported once, cached).
     runtime: str = "torch"
+    # Where exported ONNX graphs are kept (default DATA_DIR/onnx); servers may share one.
+    onnx_cache_dir: Path | None = None
     # Files at least this large are stored as Git LFS objects in hub repos.
     lfs_threshold: int = 10 * 1024 * 1024
     # Bytes one hub commit body may have.
@@ -50,7 +52,7 @@ class Settings:
 
     @property
     def onnx_cache(self) -> Path:
-        return self.data_dir / "onnx"
+        return self.onnx_cache_dir or self.data_dir / "onnx"
 
     @property
     def db_path(self) -> Path:
@@ -88,7 +90,7 @@ def settings_from_env(**overrides: object) -> Settings:
     """Settings from EMBEDHUB_* variables, then `overrides` (flags given on the command line;
     a `None` override means "not given")."""
     values: dict[str, object] = {}
-    types = {"data_dir": Path, "models": None}
+    types = {"data_dir": Path, "onnx_cache_dir": Path, "models": None}
     for f in dataclasses.fields(Settings):
         raw = os.environ.get(f"EMBEDHUB_{f.name.upper()}")
         if raw is None:

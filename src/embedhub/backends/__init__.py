@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from embedhub.backends.base import Backend
+from embedhub.models import ModelNotFound
 from embedhub.types import ModelSpec
 
 RUNTIMES = ("torch", "onnx")
+log = logging.getLogger("embedhub.backends")
 
 
 def load_backend(
@@ -18,7 +21,13 @@ def load_backend(
     if runtime == "onnx":
         from embedhub.backends.onnx import OnnxBackend
 
-        return OnnxBackend.load(spec, threads=threads, cache_dir=cache_dir)
+        try:
+            return OnnxBackend.load(spec, threads=threads, cache_dir=cache_dir)
+        except ModelNotFound:
+            raise
+        except Exception as exc:  # an architecture the exporter can't handle: still serve it
+            log.warning("ONNX export of %s failed (%s); using torch for it", spec.model_id, exc)
+            runtime = "torch"
     if runtime != "torch":
         raise ValueError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
     from embedhub.backends.sentence_transformers import SentenceTransformersBackend
