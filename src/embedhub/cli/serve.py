@@ -55,6 +55,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="model runtime: torch (default) or onnx (ONNX Runtime; same vectors, "
         "less overhead per batch; exported on first use and cached in the data dir)",
     )
+    p.add_argument(
+        "--onnx-cache-dir", help="where exported ONNX graphs are kept (default DATA_DIR/onnx)"
+    )
     p.add_argument("--public-url", help="URL clients reach this server at (for hub links)")
     p.set_defaults(func=run)
 
@@ -81,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         public_url=args.public_url,
         runtime=args.runtime,
+        onnx_cache_dir=args.onnx_cache_dir,
     )
     from embedhub.models import ModelNotFound
     from embedhub.server import serve
