@@ -3,6 +3,8 @@ Both take a list of texts and give back an (n, d) float32 array in the same orde
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -51,10 +53,30 @@ class LocalEmbedder:
         self.info = EmbedderInfo(m.model_id, m.dimension, m.normalizes, "in-process")
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        return self.engine.embed_blocking(texts, EmbedOptions(use_cache=False)).vectors
+        vectors = self.engine.embed_blocking(texts, EmbedOptions(use_cache=False)).vectors
+        _release_freed_memory()
+        return vectors
 
     def close(self) -> None:
         self.engine.stop()
+
+
+def _release_freed_memory() -> None:
+    """Hand freed heap back to the OS. Every batch has other tensor shapes, and glibc keeps
+    the freed blocks of each in its arenas, so without this RSS creeps up with input size."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _libc():
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:  # not glibc (macOS, musl): nothing to trim
+        return None
+
+
+_LIBC = _libc()
 
 
 class RemoteEmbedder:

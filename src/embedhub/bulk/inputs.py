@@ -63,8 +63,10 @@ def discover(
             found.extend(_from_folder(path, input_format, split))
         elif path.exists():
             found.append(detect(path, input_format))
+        elif path.is_symlink():
+            raise BulkError(f"{item}: no such file (a link to {path.readlink()}, which is gone)")
         else:
-            matches = sorted(glob.glob(item, recursive=True))
+            matches = [m for m in sorted(glob.glob(item, recursive=True)) if Path(m).exists()]
             if not matches:
                 raise BulkError(f"{item}: no such file, folder or matching files")
             found.extend(f for m in matches for f in discover([m], input_format=input_format))
@@ -85,7 +87,7 @@ def detect(path: Path, input_format: str | None = None) -> InputFile:
             f"expected one of {known} (optionally .gz), or pass --input-format"
         )
     if fmt in ("parquet", "arrow") and gzipped:
-        raise BulkError(f"{path}: {fmt} files are compressed inside; gzip them not")
+        raise BulkError(f"{path}: {fmt} files are compressed inside; do not gzip them")
     return InputFile(path, fmt, gzipped)
 
 
@@ -99,14 +101,23 @@ def _from_folder(folder: Path, input_format: str | None, split: str | None) -> l
     if (folder / "state.json").exists():  # Dataset.save_to_disk
         state = json.loads((folder / "state.json").read_text())
         return [InputFile(folder / f["filename"], "arrow") for f in state["_data_files"]]
+    # Hidden and underscore paths are skipped (as `datasets` does): a work dir, .git, _SUCCESS.
+    # Without --input-format only known suffixes count, so a README beside the data is fine.
     files = sorted(
         p
         for p in folder.rglob("*")
-        if p.is_file() and not any(part.startswith((".", "_")) for part in p.parts[-1:])
+        if p.is_file()
+        and not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts)
+        and (input_format is not None or _known(p))
     )
     if not files:
-        raise BulkError(f"{folder}: the folder holds no files")
+        raise BulkError(f"{folder}: the folder holds no files of a known format")
     return [detect(p, input_format) for p in files]
+
+
+def _known(path: Path) -> bool:
+    name = path.name.lower().removesuffix(".gz")
+    return Path(name).suffix in _SUFFIXES
 
 
 # --- reading ----------------------------------------------------------------------------------

@@ -68,7 +68,8 @@ class Summary:
     total_rows: int  # rows in the published dataset
     shards: int
     seconds: float
-    rows_per_second: float  # rows embedded per second
+    rows_per_second: float  # rows embedded per second of the whole run
+    stream_seconds: float  # the streaming part alone (no model load, no publish)
     skipped_ids: list[str] = field(default_factory=list)
     retries: int = 0  # remote requests retried after 429/5xx
     pushed_to: str | None = None
@@ -153,11 +154,13 @@ def _run_here(cfg, spec, files, schema, work, embedder) -> tuple[Sink, EmbedderI
         quiet=cfg.quiet, total_rows=_known_rows(files), total_bytes=_file_bytes(files)
     )
     try:
+        t0 = time.monotonic()
         batches = _annotated(files, schema, spec, cfg.batch_rows, progress)
         for result in _embedded(batches, Planner(done), embedder):
             embedded = sink.consume(result)
             progress.advance(result.num_rows, embedded, sink.current_part)
         sink.close()
+        sink.counts.stream_seconds = time.monotonic() - t0
     except BaseException:
         sink.abandon()
         raise
@@ -264,6 +267,7 @@ def _finish(cfg: JobConfig, work: WorkDir, sink: Sink, info: EmbedderInfo, start
         shards=shards,
         seconds=round(seconds, 3),
         rows_per_second=round(c.embedded / seconds, 1) if seconds else 0.0,
+        stream_seconds=round(c.stream_seconds, 3),
         skipped_ids=c.skipped_ids,
         retries=c.retries,
     )

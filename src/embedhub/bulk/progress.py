@@ -108,9 +108,6 @@ class RichProgress(Progress):
         self.task = self.bar.add_task("embed", total=1.0, rows=0, rate=0.0, shard="-")
         self.bar.start()
 
-    def add_bytes(self, n: int) -> None:
-        super().add_bytes(n)
-
     def refresh(self) -> None:
         done = self.fraction()
         self.bar.update(

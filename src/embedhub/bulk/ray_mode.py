@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from concurrent.futures import Future
 from functools import partial
 
@@ -59,10 +60,12 @@ def run_ray(cfg, spec: TextSpec, files, schema: pa.Schema, work):
     total = sum(counts) if None not in counts else None
     progress = make_progress(quiet=cfg.quiet, total_rows=total, total_bytes=None)
     try:
+        t0 = time.monotonic()
         for batch in results.iter_batches(batch_size=None, batch_format="pyarrow"):
             embedded = sink.consume(batch)
             progress.advance(batch.num_rows, embedded, sink.current_part)
         sink.close()
+        sink.counts.stream_seconds = time.monotonic() - t0
     except ray.exceptions.RayError as exc:
         sink.abandon()
         cause = getattr(exc, "cause", None)

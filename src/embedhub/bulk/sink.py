@@ -35,6 +35,7 @@ class Counts:
     skipped: int = 0
     skipped_ids: list[str] = field(default_factory=list)  # the first few, for the report
     retries: int = 0  # remote requests retried
+    stream_seconds: float = 0.0  # from the first batch read to the last part committed
 
 
 class Sink:

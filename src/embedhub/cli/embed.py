@@ -81,6 +81,11 @@ def run(args: argparse.Namespace) -> int:
     from embedhub.bulk import run as run_job
 
     try:
+        model = parse_model(args.model)
+    except ValueError as exc:
+        print(f"embedhub embed: error: {exc}", file=sys.stderr)
+        return 2
+    try:
         cfg = JobConfig(
             inputs=args.inputs,
             output=args.output,
@@ -88,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
             template=args.template,
             id_column=args.id_column,
             embedding_column=args.embedding_column,
-            model=parse_model(args.model),
+            model=model,
             url=args.url,
             token=args.token,
             ray=args.ray,
@@ -102,13 +107,13 @@ def run(args: argparse.Namespace) -> int:
             threads=args.threads,
             concurrency=args.concurrency,
             overwrite=args.overwrite,
-            quiet=args.quiet or args.json and not sys.stderr.isatty(),
+            quiet=args.quiet,
             command=shlex.join(["embedhub", *sys.argv[1:]]),
         )
         summary = run_job(cfg)
         if args.push:
             summary.pushed_to = _push(args, summary.output)
-    except (BulkError, ValueError) as exc:
+    except BulkError as exc:
         print(f"embedhub embed: error: {exc}", file=sys.stderr)
         return 2
     _report(summary, as_json=args.json)
