@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import psutil
 
 sys.path.insert(0, str(Path(__file__).parent))
 from corpus import real_texts  # noqa: E402
@@ -38,16 +39,32 @@ print(json.dumps({"seconds": time.perf_counter() - t}))
 
 
 def _run(cmd: list[str]) -> tuple[dict, float, float]:
-    """(last stdout line as JSON, wall seconds, peak RSS in GiB of this child)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """(last stdout line as JSON, wall seconds, peak RSS in GiB of the process and everything
+    it started: Ray's raylet, workers and actors count too)."""
     t = time.perf_counter()
-    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True)
+    proc = psutil.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss(proc))
+        time.sleep(1.0)  # polling costs CPU the measured process would otherwise get
     wall = time.perf_counter() - t
+    out, err = proc.communicate()
     if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB, max over children
-    rss = peak / 2**20 if peak > before else float("nan")  # only if this child set the max
-    return json.loads(proc.stdout.strip().splitlines()[-1]), wall, rss
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{err[-3000:]}")
+    return json.loads(out.strip().splitlines()[-1]), wall, peak / 2**30
+
+
+def _tree_rss(proc: psutil.Process) -> int:
+    total = 0
+    try:
+        for p in [proc, *proc.children(recursive=True)]:
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:
+                pass
+    except psutil.Error:
+        pass
+    return total
 
 
 def main() -> None:

@@ -202,3 +202,38 @@ def test_parquet_loader_reads_the_shards_as_they_are(tmp_path, embedder):
     schema = pq.read_schema(files[0])
     assert schema.field("embedding").type == pa.list_(pa.float32(), 384)
     assert pq.ParquetFile(files[0]).metadata.row_group(0).column(0).compression == "ZSTD"
+
+
+def test_one_run_per_output_folder(tmp_path):
+    from embedhub.bulk import BulkError
+    from embedhub.bulk.store import WorkDir
+
+    held = WorkDir(tmp_path / "out")
+    try:
+        with pytest.raises(BulkError, match="another `embedhub embed` is writing"):
+            WorkDir(tmp_path / "out")
+    finally:
+        held.close()
+    WorkDir(tmp_path / "out").close()  # free again once the first run is done
+
+
+def test_parts_not_recorded_before_a_crash_are_dropped_on_restart(tmp_path):
+    """A run killed between the rename and the index commit leaves a part nobody recorded;
+    the next run deletes it (its rows are embedded again), so no row can appear twice."""
+    from embedhub.bulk.store import PartWriter, WorkDir
+
+    work = WorkDir(tmp_path / "out")
+    table = pa.table({"id": ["a"], "text": ["x"]})
+    for part, record in ((0, True), (1, False)):
+        writer = PartWriter(work, part, table.schema)
+        writer.write(table)
+        writer.finish()
+        if record:
+            work.commit_part(part, [1], ["a"], run=1)
+    half = PartWriter(work, 2, table.schema)  # killed mid-write: only a .tmp exists
+    half.write(table)
+    work.close()
+    work = WorkDir(tmp_path / "out")
+    assert sorted(p.name for p in work.parts_dir.iterdir()) == ["part-000000.parquet"]
+    assert work.part_numbers() == [0] and work.row_count() == 1
+    work.close()

@@ -9,6 +9,7 @@ newer input no longer has (deleted, or changed text) are found and dropped from 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from embedhub.bulk.errors import BulkError
 
 WORK_DIR = ".embedhub"
 _SCHEMA = """
@@ -42,6 +45,7 @@ class WorkDir:
         self.root = output / WORK_DIR
         self.parts_dir = self.root / "parts"
         self.parts_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = _lock(self.root / "lock", output)
         self.db = sqlite3.connect(self.root / "index.sqlite", isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
@@ -50,6 +54,7 @@ class WorkDir:
 
     def close(self) -> None:
         self.db.close()
+        self._lock.close()
 
     # --- runs and their settings ----------------------------------------------------------
     def begin_run(self, settings: dict[str, str]) -> int:
@@ -144,6 +149,18 @@ class WorkDir:
         for path in self.parts_dir.iterdir():
             if path.name not in known:
                 path.unlink()
+
+
+def _lock(path: Path, output: Path):
+    """One run per output folder: a second would delete the first one's unrecorded parts.
+    The OS drops the lock when the holder dies, even by kill -9."""
+    handle = open(path, "a")  # noqa: SIM115 - held open for the whole run
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise BulkError(f"{output}: another `embedhub embed` is writing to this folder") from None
+    return handle
 
 
 class PartWriter:
