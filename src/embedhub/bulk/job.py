@@ -86,8 +86,12 @@ def run(cfg: JobConfig, embedder: Embedder | None = None) -> Summary:
     work = WorkDir(cfg.output)
     try:
         if cfg.ray is not None:
-            from embedhub.bulk.ray_mode import run_ray
-
+            try:
+                from embedhub.bulk.ray_mode import run_ray
+            except ImportError as exc:
+                raise BulkError(
+                    f"--ray needs Ray Data: pip install 'embedhub[ray]' ({exc})"
+                ) from exc
             sink, info = run_ray(cfg, spec, files, schema, work)
         else:
             sink, info = _run_here(cfg, spec, files, schema, work, embedder)
