@@ -51,8 +51,24 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 # First path segments the server itself routes on; a namespace with one of these names would
 # make its model repos' URLs ambiguous.
 RESERVED_NAMES = frozenset(
-    {"api", "datasets", "spaces", "models", "pipeline", "v1", "docs", "openapi.json", "embed",
-     "similarity", "tokenize", "info", "health", "metrics", "redoc", "static"}
+    {
+        "api",
+        "datasets",
+        "spaces",
+        "models",
+        "pipeline",
+        "v1",
+        "docs",
+        "openapi.json",
+        "embed",
+        "similarity",
+        "tokenize",
+        "info",
+        "health",
+        "metrics",
+        "redoc",
+        "static",
+    }
 )
 TOKEN_PREFIX = "eh_"
 

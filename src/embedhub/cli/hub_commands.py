@@ -13,18 +13,25 @@ from embedhub.cli.main import add_data_dir
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     user = sub.add_parser("user", help="manage hub users").add_subparsers(
-        dest="user_command", required=True, metavar="ACTION")
+        dest="user_command", required=True, metavar="ACTION"
+    )
     p = user.add_parser("create", help="create a user (a namespace that owns repos)")
     p.add_argument("name")
     add_data_dir(p)
     p.set_defaults(func=create_user)
 
     org = sub.add_parser("org", help="manage organisations").add_subparsers(
-        dest="org_command", required=True, metavar="ACTION")
+        dest="org_command", required=True, metavar="ACTION"
+    )
     p = org.add_parser("create", help="create an organisation (or add members to one)")
     p.add_argument("name")
-    p.add_argument("--member", action="append", default=[], metavar="USER",
-                   help="a user who may write to the organisation's repos (repeatable)")
+    p.add_argument(
+        "--member",
+        action="append",
+        default=[],
+        metavar="USER",
+        help="a user who may write to the organisation's repos (repeatable)",
+    )
     add_data_dir(p)
     p.set_defaults(func=create_org)
 
@@ -46,8 +53,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _remote_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--endpoint", help="hub URL (default: $HF_ENDPOINT, else huggingface.co)")
     p.add_argument("--token", help="access token (default: $HF_TOKEN or the saved HF login)")
-    p.add_argument("--type", dest="repo_type", choices=("dataset", "model"), default="dataset",
-                   help="repo type (default: dataset)")
+    p.add_argument(
+        "--type",
+        dest="repo_type",
+        choices=("dataset", "model"),
+        default="dataset",
+        help="repo type (default: dataset)",
+    )
 
 
 def _db(args: argparse.Namespace):  # noqa: ANN202 - keeps imports lazy
@@ -98,9 +110,15 @@ def push(args: argparse.Namespace) -> int:
     if not _check_repo_id(args.repo_id, "push"):
         return 2
     try:
-        sha = push_folder(args.folder, args.repo_id, endpoint=args.endpoint, token=args.token,
-                          private=args.private, repo_type=args.repo_type,
-                          commit_message=args.message)
+        sha = push_folder(
+            args.folder,
+            args.repo_id,
+            endpoint=args.endpoint,
+            token=args.token,
+            private=args.private,
+            repo_type=args.repo_type,
+            commit_message=args.message,
+        )
     except (HfHubHTTPError, FileNotFoundError, ValueError) as exc:
         print(f"embedhub push: {exc}", file=sys.stderr)
         return 1
@@ -116,8 +134,13 @@ def pull(args: argparse.Namespace) -> int:
     if not _check_repo_id(args.repo_id, "pull"):
         return 2
     try:
-        path = pull_repo(args.repo_id, args.folder, endpoint=args.endpoint, token=args.token,
-                         repo_type=args.repo_type)
+        path = pull_repo(
+            args.repo_id,
+            args.folder,
+            endpoint=args.endpoint,
+            token=args.token,
+            repo_type=args.repo_type,
+        )
     except (HfHubHTTPError, ValueError) as exc:
         print(f"embedhub pull: {exc}", file=sys.stderr)
         return 1

@@ -30,8 +30,9 @@ LFS_OPT_IN_HEADER = "x-embedhub-upload-mode"
 
 
 def revision_not_found(rid: RepoId, rev: str) -> EmbedhubError:
-    return EmbedhubError(Kind.NOT_FOUND, f"Revision {rev!r} not found in {rid.id}",
-                         code="RevisionNotFound")
+    return EmbedhubError(
+        Kind.NOT_FOUND, f"Revision {rev!r} not found in {rid.id}", code="RevisionNotFound"
+    )
 
 
 def resolve_rev(repo: GitRepo, rid: RepoId, rev: str) -> str:
@@ -44,8 +45,7 @@ def resolve_rev(repo: GitRepo, rid: RepoId, rev: str) -> str:
 def iso(ts: float | str) -> str:
     if isinstance(ts, str):
         return datetime.fromisoformat(ts).astimezone(UTC).isoformat().replace("+00:00", ".000Z")
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def entry_json(e: Entry) -> dict[str, Any]:
@@ -63,11 +63,18 @@ async def whoami(hub: Hub, request: Request) -> Response:
     if token is None:
         raise EmbedhubError(Kind.UNAUTHORIZED, "whoami needs a token (Authorization: Bearer T)")
     orgs = [{"name": org, "type": "org"} for org in hub.db.orgs_of(token.user)]
-    return json({
-        "type": "user", "name": token.user, "fullname": token.user, "orgs": orgs,
-        "auth": {"type": "access_token",
-                 "accessToken": {"displayName": token.name, "role": token.role}},
-    })
+    return json(
+        {
+            "type": "user",
+            "name": token.user,
+            "fullname": token.user,
+            "orgs": orgs,
+            "auth": {
+                "type": "access_token",
+                "accessToken": {"displayName": token.name, "role": token.role},
+            },
+        }
+    )
 
 
 def _repo_from_body(body: dict, token_user: str | None) -> RepoId:
@@ -144,10 +151,19 @@ async def repo_info(hub: Hub, request: Request, rid: RepoId, rev: str = "main") 
                 s["lfs"] = {"sha256": e.lfs.oid, "size": e.lfs.size, "pointerSize": e.size}
             siblings.append(s)
         return {
-            "_id": rid.id, "id": rid.id, "author": rid.namespace, "sha": sha,
-            "private": row.private, "disabled": False, "gated": False, "downloads": 0,
-            "likes": 0, "tags": [], "lastModified": iso(last.date),
-            "createdAt": iso(row.created_at), "siblings": siblings,
+            "_id": rid.id,
+            "id": rid.id,
+            "author": rid.namespace,
+            "sha": sha,
+            "private": row.private,
+            "disabled": False,
+            "gated": False,
+            "downloads": 0,
+            "likes": 0,
+            "tags": [],
+            "lastModified": iso(last.date),
+            "createdAt": iso(row.created_at),
+            "siblings": siblings,
         }
 
     return json(await in_thread(build))
@@ -162,8 +178,9 @@ async def tree(hub: Hub, request: Request, rid: RepoId, rev: str, path: str) -> 
     def build() -> list[dict[str, Any]]:
         sha = resolve_rev(repo, rid, rev)
         if repo.object_type(sha, folder) != "tree":
-            raise EmbedhubError(Kind.NOT_FOUND, f"No folder {folder!r} at {rev!r} in {rid.id}",
-                                code="EntryNotFound")
+            raise EmbedhubError(
+                Kind.NOT_FOUND, f"No folder {folder!r} at {rev!r} in {rid.id}", code="EntryNotFound"
+            )
         return [entry_json(e) for e in repo.ls_tree(sha, folder, recursive=recursive)]
 
     return json(await in_thread(build))
@@ -199,11 +216,17 @@ async def refs(hub: Hub, request: Request, rid: RepoId) -> Response:
     found = await in_thread(repo.refs, "refs/")
 
     def of(prefix: str) -> list[dict[str, str]]:
-        return [{"name": ref[len(prefix):], "ref": ref, "targetCommit": sha}
-                for ref, sha in found if ref.startswith(prefix)]
+        return [
+            {"name": ref[len(prefix) :], "ref": ref, "targetCommit": sha}
+            for ref, sha in found
+            if ref.startswith(prefix)
+        ]
 
-    out: dict[str, Any] = {"branches": of("refs/heads/"), "converts": of("refs/convert/"),
-                           "tags": of("refs/tags/")}
+    out: dict[str, Any] = {
+        "branches": of("refs/heads/"),
+        "converts": of("refs/convert/"),
+        "tags": of("refs/tags/"),
+    }
     if request.query_params.get("include_prs"):
         out["pullRequests"] = of("refs/pr/")
     return json(out)
@@ -221,8 +244,13 @@ async def list_commits(hub: Hub, request: Request, rid: RepoId, rev: str) -> Res
     def build() -> tuple[list[dict[str, Any]], int]:
         sha = resolve_rev(repo, rid, rev)
         items = [
-            {"id": c.id, "title": c.title, "message": c.message, "date": iso(c.date),
-             "authors": [{"user": c.author}]}
+            {
+                "id": c.id,
+                "title": c.title,
+                "message": c.message,
+                "date": iso(c.date),
+                "authors": [{"user": c.author}],
+            }
             for c in repo.log(sha, limit=limit, skip=page * limit)
         ]
         return items, repo.count_commits(sha)
@@ -258,8 +286,11 @@ async def preupload(hub: Hub, request: Request, rid: RepoId, rev: str) -> Respon
         out = []
         for path, size in wanted:
             lfs = size >= hub.settings.lfs_threshold or is_lfs_path(rules, path)
-            item: dict[str, Any] = {"path": path, "shouldIgnore": False,
-                                    "uploadMode": "lfs" if lfs and lfs_ok and size else "regular"}
+            item: dict[str, Any] = {
+                "path": path,
+                "shouldIgnore": False,
+                "uploadMode": "lfs" if lfs and lfs_ok and size else "regular",
+            }
             if path in known and known[path].type == "blob":
                 e = known[path]
                 item["oid"] = e.lfs.oid if e.lfs else e.sha
@@ -285,12 +316,12 @@ async def commit(hub: Hub, request: Request, rid: RepoId, rev: str) -> Response:
 
         def run() -> str:
             with repo.lock():
-                return commits.apply(repo, hub.lfs, branch, req, token.user,
-                                     hub.settings.lfs_threshold)
+                return commits.apply(
+                    repo, hub.lfs, branch, req, token.user, hub.settings.lfs_threshold
+                )
 
         sha = await in_thread(run)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     url = f"{base_url(hub, request)}/{URL_PREFIX[rid.type]}{rid.id}/commit/{sha}"
     return json({"success": True, "commitOid": sha, "commitUrl": url, "hookOutput": ""})
-

@@ -60,13 +60,15 @@ def parse_body(body: BinaryIO, staging: Path) -> CommitRequest:
         except orjson.JSONDecodeError:
             raise bad(f"Commit body line {number} is not valid JSON (expected ndjson)") from None
         if not isinstance(item, dict) or not isinstance(item.get("value"), dict):
-            raise bad(f"Commit body line {number}: expected {{\"key\": ..., \"value\": {{...}}}}")
+            raise bad(f'Commit body line {number}: expected {{"key": ..., "value": {{...}}}}')
         if content is not None:
             item["value"]["content"] = content
         _add(req, item.get("key"), item["value"], number, staging, seen)
     if not req.summary.strip():
-        raise bad("The commit has no summary: the first line must be "
-                  '{"key": "header", "value": {"summary": "..."}}')
+        raise bad(
+            "The commit has no summary: the first line must be "
+            '{"key": "header", "value": {"summary": "..."}}'
+        )
     return req
 
 
@@ -102,8 +104,9 @@ def _split_content(line: bytes) -> tuple[bytes, bytes | None]:
     return line[:pos] + b'""' + line[end + 1 :], content
 
 
-def _add(req: CommitRequest, key: object, value: dict, number: int, staging: Path,
-         seen: set[str]) -> None:
+def _add(
+    req: CommitRequest, key: object, value: dict, number: int, staging: Path, seen: set[str]
+) -> None:
     where = f"Commit body line {number} ({key})"
     if key == "header":
         req.summary = _str(value.get("summary", ""), f"{where}: summary")
@@ -114,11 +117,15 @@ def _add(req: CommitRequest, key: object, value: dict, number: int, staging: Pat
         req.parent = parent
         return
     if key not in ("file", "lfsFile", "deletedFile", "deletedFolder"):
-        raise bad(f"{where}: unknown key; expected header, file, lfsFile, deletedFile or "
-                  "deletedFolder")
+        raise bad(
+            f"{where}: unknown key; expected header, file, lfsFile, deletedFile or deletedFolder"
+        )
     path = value.get("path")
-    path = folder_path(path, f"{where}: path") if key == "deletedFolder" else file_path(
-        path, f"{where}: path")
+    path = (
+        folder_path(path, f"{where}: path")
+        if key == "deletedFolder"
+        else file_path(path, f"{where}: path")
+    )
     if key in ("file", "lfsFile"):
         if path in seen:
             raise bad(f"{where}: {path!r} is added twice in one commit")
@@ -127,8 +134,10 @@ def _add(req: CommitRequest, key: object, value: dict, number: int, staging: Pat
         req.files.append(_stage(value, path, where, staging))
     elif key == "lfsFile":
         oid, size = value.get("oid"), value.get("size")
-        if value.get("algo", "sha256") != "sha256" or not isinstance(oid, str) or not OID_RE.match(
-            oid
+        if (
+            value.get("algo", "sha256") != "sha256"
+            or not isinstance(oid, str)
+            or not OID_RE.match(oid)
         ):
             raise bad(f"{where}: expected algo 'sha256' and oid as 64 lowercase hex characters")
         if size is not None and (not isinstance(size, int) or size < 0):
@@ -169,13 +178,17 @@ def _stage(value: dict, path: str, where: str, staging: Path) -> Staged:
     return Staged(path, Path(name), len(data))
 
 
-def apply(repo: GitRepo, lfs: ObjectStore, branch: str, req: CommitRequest, author: str,
-          threshold: int) -> str:
+def apply(
+    repo: GitRepo, lfs: ObjectStore, branch: str, req: CommitRequest, author: str, threshold: int
+) -> str:
     """Call with the repo lock held. Returns the new commit id."""
     head = repo.resolve(f"refs/heads/{branch}")
     if head is None:
-        raise EmbedhubError(Kind.NOT_FOUND, f"Branch {branch!r} not found; commits go to an "
-                            "existing branch", code="RevisionNotFound")
+        raise EmbedhubError(
+            Kind.NOT_FOUND,
+            f"Branch {branch!r} not found; commits go to an existing branch",
+            code="RevisionNotFound",
+        )
     if req.parent is not None and req.parent != head:
         raise EmbedhubError(
             Kind.PRECONDITION,
@@ -204,21 +217,24 @@ def apply(repo: GitRepo, lfs: ObjectStore, branch: str, req: CommitRequest, auth
     _check_conflicts(files)
     commit = repo.make_commit(head, files, req.message, author)
     if not repo.update_ref(branch, commit, head):
-        raise EmbedhubError(Kind.PRECONDITION, f"Branch {branch!r} moved during the commit; "
-                            "retry")
+        raise EmbedhubError(Kind.PRECONDITION, f"Branch {branch!r} moved during the commit; retry")
     return commit
 
 
 def _delete(files: dict[str, tuple[str, str]], req: CommitRequest) -> None:
     for path in req.deleted:
         if files.pop(path, None) is None:
-            raise EmbedhubError(Kind.NOT_FOUND, f"Cannot delete {path!r}: no such file",
-                                code="EntryNotFound")
+            raise EmbedhubError(
+                Kind.NOT_FOUND, f"Cannot delete {path!r}: no such file", code="EntryNotFound"
+            )
     for folder in req.deleted_folders:
         doomed = [p for p in files if p.startswith(folder + "/")]
         if not doomed:
-            raise EmbedhubError(Kind.NOT_FOUND, f"Cannot delete folder {folder!r}: no such "
-                                "folder", code="EntryNotFound")
+            raise EmbedhubError(
+                Kind.NOT_FOUND,
+                f"Cannot delete folder {folder!r}: no such folder",
+                code="EntryNotFound",
+            )
         for p in doomed:
             del files[p]
 

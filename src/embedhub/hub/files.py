@@ -32,7 +32,9 @@ async def resolve(hub: Hub, request: Request, rid: RepoId, rev: str, path: str) 
     commit, entry = await in_thread(find)
     if entry is None:
         raise EmbedhubError(
-            Kind.NOT_FOUND, f"{path!r} not found at {rev!r} in {rid.id}", code="EntryNotFound",
+            Kind.NOT_FOUND,
+            f"{path!r} not found at {rev!r} in {rid.id}",
+            code="EntryNotFound",
             headers={"X-Repo-Commit": commit},
         )
     etag = entry.lfs.oid if entry.lfs else entry.sha
@@ -49,12 +51,14 @@ async def resolve(hub: Hub, request: Request, rid: RepoId, rev: str, path: str) 
                 Kind.NOT_FOUND,
                 f"The LFS object of {path!r} ({entry.lfs.oid}) was never uploaded to this "
                 "server (pushed as a pointer only); push it with `git lfs push --all`",
-                code="EntryNotFound", headers={"X-Repo-Commit": commit},
+                code="EntryNotFound",
+                headers={"X-Repo-Commit": commit},
             )
         headers["X-Linked-Size"] = str(entry.lfs.size)
         headers["X-Linked-Etag"] = f'"{etag}"'
-        return FileResponse(hub.lfs.path(entry.lfs.oid), headers=headers,
-                            media_type="application/octet-stream")
+        return FileResponse(
+            hub.lfs.path(entry.lfs.oid), headers=headers, media_type="application/octet-stream"
+        )
     data = (await in_thread(repo.read_blobs, [entry.sha]))[entry.sha]
     return bytes_response(request, data, headers)
 
@@ -75,8 +79,12 @@ def bytes_response(request: Request, data: bytes, headers: dict[str, str]) -> Re
         headers = {**headers, "Content-Range": f"bytes */{size}"}
         return Response(b"", status_code=416, headers=headers)
     headers = {**headers, "Content-Range": f"bytes {start}-{end}/{size}"}
-    return Response(data[start : end + 1], status_code=206, headers=headers,
-                    media_type="application/octet-stream")
+    return Response(
+        data[start : end + 1],
+        status_code=206,
+        headers=headers,
+        media_type="application/octet-stream",
+    )
 
 
 def _quote_name(path: str) -> str:

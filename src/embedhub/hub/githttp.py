@@ -31,8 +31,10 @@ def _service(request: Request, action: str) -> str:
     if action == "info/refs":
         service = request.query_params.get("service", "")
         if service not in SERVICES:
-            raise bad("Only smart HTTP is supported: ask info/refs?service=git-upload-pack "
-                      "or git-receive-pack (git 1.6.6 or newer)")
+            raise bad(
+                "Only smart HTTP is supported: ask info/refs?service=git-upload-pack "
+                "or git-receive-pack (git 1.6.6 or newer)"
+            )
         return service
     return action
 
@@ -69,8 +71,9 @@ async def handle(hub: Hub, request: Request, rid: RepoId, action: str) -> Respon
         raise
 
 
-def _cgi_env(hub: Hub, request: Request, rid: RepoId, action: str, token: TokenInfo | None,
-             writer: bool) -> dict[str, str]:
+def _cgi_env(
+    hub: Hub, request: Request, rid: RepoId, action: str, token: TokenInfo | None, writer: bool
+) -> dict[str, str]:
     env = git_env(
         GIT_PROJECT_ROOT=str(hub.root),
         GIT_HTTP_EXPORT_ALL="1",
@@ -86,8 +89,11 @@ def _cgi_env(hub: Hub, request: Request, rid: RepoId, action: str, token: TokenI
     )
     if token is not None:
         env["REMOTE_USER"] = token.user
-    for header, var in (("content-encoding", "HTTP_CONTENT_ENCODING"),
-                        ("git-protocol", "GIT_PROTOCOL"), ("content-length", "CONTENT_LENGTH")):
+    for header, var in (
+        ("content-encoding", "HTTP_CONTENT_ENCODING"),
+        ("git-protocol", "GIT_PROTOCOL"),
+        ("content-length", "CONTENT_LENGTH"),
+    ):
         if header in request.headers:
             env[var] = request.headers[header]
     return env
@@ -97,8 +103,12 @@ async def _run(request: Request, env: dict[str, str], lock: RepoLock | None) -> 
     """Start the CGI, read its headers, then stream its output; the lock (if any) is released
     when the output is done or the client is gone."""
     proc = await asyncio.create_subprocess_exec(
-        "git", "http-backend", env=env, stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        "git",
+        "http-backend",
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     assert proc.stdout is not None and proc.stderr is not None
     feeder = asyncio.create_task(_feed(request, proc))
@@ -134,8 +144,9 @@ class CGIResponse(StreamingResponse):
     then waits forever for them). Our feeder is the one reader of the request. `cleanup` runs
     however the response ends, even if it never started."""
 
-    def __init__(self, content: AsyncIterator[bytes], cleanup: Callable[[], Awaitable[None]],
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, content: AsyncIterator[bytes], cleanup: Callable[[], Awaitable[None]], **kwargs: Any
+    ) -> None:
         super().__init__(content, **kwargs)
         self.cleanup = cleanup
 

@@ -68,8 +68,13 @@ class GitRepo:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def run(self, *args: str, input: bytes | None = None, env: dict[str, str] | None = None,
-            check: bool = True) -> bytes:
+    def run(
+        self,
+        *args: str,
+        input: bytes | None = None,
+        env: dict[str, str] | None = None,
+        check: bool = True,
+    ) -> bytes:
         proc = subprocess.run(
             ["git", f"--git-dir={self.path}", *args],
             input=input,
@@ -85,7 +90,9 @@ class GitRepo:
     def init(cls, path: Path, branch: str = "main") -> GitRepo:
         subprocess.run(
             ["git", "init", "--quiet", "--bare", f"--initial-branch={branch}", str(path)],
-            check=True, capture_output=True, env=git_env(),
+            check=True,
+            capture_output=True,
+            env=git_env(),
         )
         repo = cls(path)
         # Pushes that rewrite history would orphan commits clients already hold; the Hub
@@ -207,8 +214,9 @@ class GitRepo:
     def write_blob(self, data: bytes) -> str:
         return self.run("hash-object", "-w", "--no-filters", "--stdin", input=data).decode().strip()
 
-    def make_commit(self, parent: str | None, files: dict[str, tuple[str, str]], message: str,
-                    author: str) -> str:
+    def make_commit(
+        self, parent: str | None, files: dict[str, tuple[str, str]], message: str, author: str
+    ) -> str:
         """A commit object whose tree holds exactly `files`; no ref moves."""
         with tempfile.TemporaryDirectory(dir=self.path, prefix="embedhub-index-") as tmp:
             env = git_env(GIT_INDEX_FILE=str(Path(tmp) / "index"))
@@ -217,8 +225,12 @@ class GitRepo:
             self.run("update-index", "-z", "--index-info", input=listing.encode(), env=env)
             tree = self.run("write-tree", env=env).decode().strip()
         email = f"{author}@users.noreply.embedhub"
-        env = git_env(GIT_AUTHOR_NAME=author, GIT_AUTHOR_EMAIL=email,
-                      GIT_COMMITTER_NAME=author, GIT_COMMITTER_EMAIL=email)
+        env = git_env(
+            GIT_AUTHOR_NAME=author,
+            GIT_AUTHOR_EMAIL=email,
+            GIT_COMMITTER_NAME=author,
+            GIT_COMMITTER_EMAIL=email,
+        )
         args = ["commit-tree", tree, "-F", "-"]
         if parent:
             args += ["-p", parent]

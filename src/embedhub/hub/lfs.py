@@ -120,8 +120,9 @@ class ObjectWriter:
             if self.written != self.size:
                 raise ValueError(f"{self.written} bytes were sent, {self.size} were announced")
             if self.digest.hexdigest() != self.oid:
-                raise ValueError(f"the content's sha256 is {self.digest.hexdigest()}, "
-                                 f"not {self.oid}")
+                raise ValueError(
+                    f"the content's sha256 is {self.digest.hexdigest()}, not {self.oid}"
+                )
             self.store.adopt(self.tmp, self.oid)
         finally:
             self.abort()

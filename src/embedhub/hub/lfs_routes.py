@@ -60,9 +60,14 @@ def _object(hub: Hub, rid: RepoId, base: str, operation: str, obj: Any) -> dict[
     oid = obj.get("oid") if isinstance(obj, dict) else None
     size = obj.get("size") if isinstance(obj, dict) else None
     if not isinstance(oid, str) or not OID_RE.match(oid) or not isinstance(size, int) or size < 0:
-        return {"oid": str(oid), "size": size,
-                "error": {"code": 422, "message": "oid must be 64 hex characters (sha256) "
-                          "and size a non-negative integer"}}
+        return {
+            "oid": str(oid),
+            "size": size,
+            "error": {
+                "code": 422,
+                "message": "oid must be 64 hex characters (sha256) and size a non-negative integer",
+            },
+        }
     out: dict[str, Any] = {"oid": oid, "size": size, "authenticated": True}
     stored = hub.lfs.size(oid)
     if operation == "upload":
@@ -70,8 +75,9 @@ def _object(hub: Hub, rid: RepoId, base: str, operation: str, obj: Any) -> dict[
             return out  # already here: no actions, the client skips the upload
         query = urlencode({"size": size, **hub.signer.sign("upload", rid.id, oid, size)})
         # git-lfs sends no credentials to action links, so verify is signed as well.
-        check = urlencode({"oid": oid, "size": size,
-                           **hub.signer.sign("verify", rid.id, oid, size)})
+        check = urlencode(
+            {"oid": oid, "size": size, **hub.signer.sign("verify", rid.id, oid, size)}
+        )
         out["actions"] = {
             "upload": {"href": f"{base}/objects/{oid}?{query}", "expires_in": hub.signer.ttl},
             "verify": {"href": f"{base}/verify?{check}", "expires_in": hub.signer.ttl},
@@ -81,16 +87,20 @@ def _object(hub: Hub, rid: RepoId, base: str, operation: str, obj: Any) -> dict[
         out["error"] = {"code": 404, "message": f"Object {oid} ({size} bytes) does not exist"}
         return out
     query = urlencode({"size": size, **hub.signer.sign("download", rid.id, oid, size)})
-    out["actions"] = {"download": {"href": f"{base}/objects/{oid}?{query}",
-                                   "expires_in": hub.signer.ttl}}
+    out["actions"] = {
+        "download": {"href": f"{base}/objects/{oid}?{query}", "expires_in": hub.signer.ttl}
+    }
     return out
 
 
 def _signed(hub: Hub, request: Request, rid: RepoId, action: str, oid: str) -> int:
     q = request.query_params
     size = q.get("size", "")
-    ok = (OID_RE.match(oid) and size.isdigit()
-          and hub.signer.check(action, rid.id, oid, int(size), q.get("exp", ""), q.get("sig", "")))
+    ok = (
+        OID_RE.match(oid)
+        and size.isdigit()
+        and hub.signer.check(action, rid.id, oid, int(size), q.get("exp", ""), q.get("sig", ""))
+    )
     if not ok:
         raise EmbedhubError(
             Kind.FORBIDDEN,
@@ -126,8 +136,9 @@ async def get_object(hub: Hub, request: Request, rid: RepoId, oid: str) -> Respo
     size = _signed(hub, request, rid, "download", oid)
     if not hub.lfs.has(oid, size):
         raise EmbedhubError(Kind.NOT_FOUND, f"LFS object {oid} not found", code="EntryNotFound")
-    return FileResponse(hub.lfs.path(oid), media_type="application/octet-stream",
-                        headers={"ETag": f'"{oid}"'})
+    return FileResponse(
+        hub.lfs.path(oid), media_type="application/octet-stream", headers={"ETag": f'"{oid}"'}
+    )
 
 
 async def verify(hub: Hub, request: Request, rid: RepoId) -> Response:
@@ -136,8 +147,10 @@ async def verify(hub: Hub, request: Request, rid: RepoId) -> Response:
     if not isinstance(oid, str) or not OID_RE.match(oid) or not isinstance(size, int):
         raise bad("LFS verify: expected {oid, size}")
     if "sig" in request.query_params:
-        if request.query_params.get("oid") != oid or _signed(hub, request, rid, "verify",
-                                                              oid) != size:
+        if (
+            request.query_params.get("oid") != oid
+            or _signed(hub, request, rid, "verify", oid) != size
+        ):
             raise bad("LFS verify: the body does not match the signed link")
     else:
         hub.writable(rid, token_of(hub, request, basic=True), basic=True)
@@ -152,4 +165,3 @@ def _basic_challenge(rid: RepoId) -> EmbedhubError:
     err = need_token(rid, basic=True)
     err.message = f"{rid.id}: authentication required"
     return err
-

@@ -27,7 +27,7 @@ def segments(request: Request) -> list[str]:
     raw = request.scope.get("raw_path") or request.url.path.encode()
     root = request.scope.get("root_path", "").encode()
     if root and raw.startswith(root):
-        raw = raw[len(root):]
+        raw = raw[len(root) :]
     return split_raw(raw)
 
 
@@ -112,13 +112,23 @@ def add_routes(app: FastAPI, hub: Hub) -> None:
         return handler
 
     router = app.router
-    router.add_route("/api/{rest:path}", endpoint(dispatch_api), methods=ALL,
-                     include_in_schema=False)
+    router.add_route(
+        "/api/{rest:path}", endpoint(dispatch_api), methods=ALL, include_in_schema=False
+    )
     for prefix, type_ in (("datasets", "dataset"), ("spaces", "space")):
-        router.add_route(f"/{prefix}/{{rest:path}}", endpoint(dispatch_repo, type_, 1),
-                         methods=ALL, include_in_schema=False)
+        router.add_route(
+            f"/{prefix}/{{rest:path}}",
+            endpoint(dispatch_repo, type_, 1),
+            methods=ALL,
+            include_in_schema=False,
+        )
     # Model repos live at the root, so only their own URL shapes are claimed.
-    for shape in ("/{ns}/{name}/resolve/{rest:path}", "/{ns}/{name}/info/{rest:path}",
-                  "/{ns}/{name}/git-upload-pack", "/{ns}/{name}/git-receive-pack"):
-        router.add_route(shape, endpoint(dispatch_repo, "model", 0), methods=ALL,
-                         include_in_schema=False)
+    for shape in (
+        "/{ns}/{name}/resolve/{rest:path}",
+        "/{ns}/{name}/info/{rest:path}",
+        "/{ns}/{name}/git-upload-pack",
+        "/{ns}/{name}/git-receive-pack",
+    ):
+        router.add_route(
+            shape, endpoint(dispatch_repo, "model", 0), methods=ALL, include_in_schema=False
+        )

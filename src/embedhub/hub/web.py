@@ -21,10 +21,13 @@ from embedhub.hub.store import REALM, Hub
 T = TypeVar("T")
 
 
-def json(data: Any, status: int = 200, headers: dict[str, str] | None = None,
-         media_type: str = "application/json") -> Response:
-    return Response(orjson.dumps(data), status_code=status, headers=headers,
-                    media_type=media_type)
+def json(
+    data: Any,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    media_type: str = "application/json",
+) -> Response:
+    return Response(orjson.dumps(data), status_code=status, headers=headers, media_type=media_type)
 
 
 def base_url(hub: Hub, request: Request) -> str:
@@ -76,8 +79,10 @@ async def spool_body(request: Request, limit: int, folder: Path) -> BinaryIO:
             out.write(chunk)
     except ClientDisconnect:
         out.close()
-        raise EmbedhubError(Kind.BAD_REQUEST, "The client went away before the body was "
-                            "complete; nothing was changed") from None
+        raise EmbedhubError(
+            Kind.BAD_REQUEST,
+            "The client went away before the body was complete; nothing was changed",
+        ) from None
     except BaseException:
         out.close()
         raise
