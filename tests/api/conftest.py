@@ -21,7 +21,7 @@ def tokenizer(reference_model):
 @pytest.fixture(scope="session")
 def strict_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     """Tokens required on loopback, at most 4 inputs per request, 4 KB bodies."""
-    from conftest import start_server, stop_server  # tests/conftest.py (rootdir conftest)
+    from servers import start_server, stop_server  # tests/servers.py
 
     srv = start_server(
         tmp_path_factory.mktemp("embedhub-strict"),

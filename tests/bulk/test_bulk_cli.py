@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 from bulk_helpers import (
     EMBEDHUB,
     assert_vectors_match,
@@ -188,18 +187,6 @@ def test_missing_template_column(tmp_path):
         tmp_path, str(tmp_path / "in.csv"), "--template", "{title}: {body}", "--id-column", "key"
     )
     assert "in.csv" in err and "'title'" in err
-
-
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_unreadable_file(tmp_path):
-    path = tmp_path / "in.csv"
-    _csv(path, sample_texts(3))
-    path.chmod(0)
-    try:
-        err = _fails(tmp_path, str(path), "--column", "body")
-    finally:
-        path.chmod(0o644)
-    assert "in.csv" in err and "Permission denied" in err
 
 
 def test_dangling_link(tmp_path):
