@@ -40,9 +40,10 @@ class Settings:
     cache_size: int = 100_000
     # Threads the model runtime uses; 0 means one per CPU core.
     threads: int = 0
-    # Model runtime: "torch" (sentence-transformers as is) or "onnx" (ONNX Runtime for the
-    # transformer: same vectors, less overhead per forward pass; exported once, cached).
-    runtime: str = "torch"
+    # Model runtime: "onnx" (ONNX Runtime for the transformer: same vectors, far less overhead
+    # per forward pass; exported on first start and cached; falls back to torch for a model
+    # the exporter can't take) or "torch" (sentence-transformers as is).
+    runtime: str = "onnx"
     # Where exported ONNX graphs are kept (default DATA_DIR/onnx); servers may share one.
     onnx_cache_dir: Path | None = None
     # Files at least this large are stored as Git LFS objects in hub repos.

@@ -130,6 +130,7 @@ def router() -> APIRouter:
                 "auto_truncate": True,
                 "tokenization_workers": 1,
                 "version": __version__,
+                "runtime": engine.backend.runtime,
                 "embedding_dimension": engine.info.dimension,
                 "models": [
                     {

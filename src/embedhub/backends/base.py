@@ -16,6 +16,7 @@ class Backend(Protocol):
     # What one extra forward pass costs, in padded tokens; the engine uses it to decide when
     # splitting a batch by length beats padding it.
     call_overhead_tokens: int
+    runtime: str  # "torch" | "onnx": what /info reports
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Tokens each text has with special tokens, before truncation. Thread-safe."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 class OnnxBackend(SentenceTransformersBackend):
+    runtime = "onnx"
     call_overhead_tokens = 16
 
     def __init__(self, model, info, session) -> None:  # type: ignore[no-untyped-def]
@@ -110,8 +112,8 @@ def _exported(base: SentenceTransformersBackend, model_path: Path, cache_dir: Pa
     )
     try:
         tmp.rename(target.parent)  # atomic: a half-exported graph is never picked up
-    except OSError:  # another process finished first
-        pass
+    except OSError:  # another process finished first: use its graph, drop ours
+        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

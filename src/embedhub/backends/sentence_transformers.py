@@ -16,6 +16,7 @@ class SentenceTransformersBackend:
     # with all-MiniLM-L6-v2 (~5.5 ms per call at ~10k tokens/s); the engine splits batches
     # so that padding never costs more than an extra call.
     call_overhead_tokens = 48
+    runtime = "torch"
 
     def __init__(self, model, info: ModelInfo) -> None:  # model: SentenceTransformer
         import torch

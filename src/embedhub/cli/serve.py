@@ -52,8 +52,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--runtime",
         choices=("torch", "onnx"),
-        help="model runtime: torch (default) or onnx (ONNX Runtime; same vectors, "
-        "less overhead per batch; exported on first use and cached in the data dir)",
+        help="model runtime: onnx (default; ONNX Runtime, same vectors, less overhead per "
+        "batch, exported on first start and cached in the data dir) or torch "
+        "(sentence-transformers as is)",
     )
     p.add_argument(
         "--onnx-cache-dir", help="where exported ONNX graphs are kept (default DATA_DIR/onnx)"
