@@ -51,6 +51,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _remote_flags(p: argparse.ArgumentParser) -> None:
+    # Every command takes --data-dir; push and pull talk to a hub over HTTP and keep nothing
+    # there (huggingface_hub caches downloads under HF_HOME).
+    add_data_dir(p)
     p.add_argument("--endpoint", help="hub URL (default: $HF_ENDPOINT, else huggingface.co)")
     p.add_argument("--token", help="access token (default: $HF_TOKEN or the saved HF login)")
     p.add_argument(
