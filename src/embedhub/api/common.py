@@ -53,7 +53,7 @@ def context(request: Request) -> ApiContext:
     return request.app.state.ctx
 
 
-def require_inference_auth(request: Request) -> None:
+async def require_inference_auth(request: Request) -> None:
     """Dependency for inference routes: a bad token is always 401; no token is fine only while
     bound to loopback with --require-token off."""
     ctx = context(request)
