@@ -51,10 +51,7 @@ def build_app(settings: Settings, engines: dict[str, Engine], metrics: Metrics) 
         engines,
         db,
         metrics,
-        # TEMPORARY guard while the hub is being written
-        extensions=(lambda app: hub.register(app, settings, db),)
-        if hasattr(hub, "register")
-        else (),
+        extensions=(lambda app: hub.register(app, settings, db),),
     )
 
 
