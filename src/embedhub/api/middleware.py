@@ -53,7 +53,7 @@ class RequestMiddleware:
                 if length is not None and length.isdigit() and int(length) > self.payload_limit:
                     await self._too_large(scope, send_wrapper, int(length))
                     return
-                receive = self._counting(receive, scope, send_wrapper)
+                receive = self._counting(receive)
                 scope = _as_json(scope)
             await self.app(scope, receive, send_wrapper)
         except _TooLarge:
@@ -64,7 +64,7 @@ class RequestMiddleware:
             self.metrics.requests.labels(label, str(status)).inc()
             self.metrics.request_seconds.labels(label).observe(time.perf_counter() - start)
 
-    def _counting(self, receive: Receive, scope: Scope, send: Send) -> Receive:
+    def _counting(self, receive: Receive) -> Receive:
         seen = 0
 
         async def wrapped() -> Message:

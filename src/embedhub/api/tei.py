@@ -96,9 +96,10 @@ def router() -> APIRouter:
         ctx = context(request)
         engine = ctx.engine(body.model)
         texts, _ = as_texts(body.inputs, ctx.settings.max_client_batch_size)
-        prompt = engine.info.prompts.get(body.prompt_name or "", "") if body.prompt_name else ""
-        if body.prompt_name and body.prompt_name not in engine.info.prompts:
+        prompts = engine.info.prompts
+        if body.prompt_name is not None and body.prompt_name not in prompts:
             raise EmbedhubError(Kind.VALIDATION, f"unknown prompt_name {body.prompt_name!r}")
+        prompt = prompts[body.prompt_name] if body.prompt_name is not None else ""
         specials = set(engine.backend.special_ids)
         out = []
         for tokens in engine.backend.tokenize([prompt + t for t in texts]):
