@@ -16,10 +16,10 @@ import os
 import shutil
 from pathlib import Path
 
-import numpy as np
-
-from embedhub.backends.sentence_transformers import SentenceTransformersBackend
-from embedhub.models import resolve_model
+from embedhub.backends.sentence_transformers import (
+    SentenceTransformersBackend,
+    load_sentence_transformer,
+)
 from embedhub.types import ModelSpec
 
 log = logging.getLogger("embedhub.backends")
@@ -41,9 +41,8 @@ class OnnxBackend(SentenceTransformersBackend):
     def load(cls, spec: ModelSpec, *, threads: int = 0, cache_dir: Path | None = None):  # type: ignore[override]
         import onnxruntime as ort
 
-        base = SentenceTransformersBackend.load(spec, threads=threads)
-        path = resolve_model(spec)
-        onnx_path = _exported(base, path, cache_dir or Path(path) / "onnx-cache")
+        model, info, path = load_sentence_transformer(spec, threads=threads)
+        onnx_path = _exported(model, path, cache_dir or Path(path) / "onnx-cache")
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1
@@ -51,29 +50,19 @@ class OnnxBackend(SentenceTransformersBackend):
         # Spinning worker threads steal the core the event loop needs between batches.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-        return cls(base._full, base.info, session)
+        return cls(model, info, session)
 
-    def embed(
-        self, texts: list[str], *, truncation_side: str = "right", prompt: str | None = None
-    ) -> np.ndarray:
-        torch = self._torch
-        model = self._raw
-        with self._embed_lock, torch.inference_mode():
-            tokenizer = model.tokenizer
-            tokenizer.truncation_side = truncation_side
-            try:
-                features = model.preprocess(texts, prompt=prompt)
-            finally:
-                tokenizer.truncation_side = "right"
-            feed = {name: features[name].numpy() for name in self._feeds}
-            (tokens,) = self._session.run(None, feed)
-            features["token_embeddings"] = torch.from_numpy(tokens)
-            for module in self._after:
-                features = module(features)
-        return features["sentence_embedding"].float().numpy()
+    def _forward(self, features: dict) -> dict:
+        """ONNX Runtime for the transformer, then the model's own modules after it."""
+        feed = {name: features[name].numpy() for name in self._feeds}
+        (tokens,) = self._session.run(None, feed)
+        features["token_embeddings"] = self._torch.from_numpy(tokens)
+        for module in self._after:
+            features = module(features)
+        return features
 
 
-def _exported(base: SentenceTransformersBackend, model_path: Path, cache_dir: Path) -> Path:
+def _exported(model, model_path: Path, cache_dir: Path) -> Path:  # model: SentenceTransformer
     """The transformer as ONNX, exported on first use and cached by the weights' identity."""
     key = _fingerprint(model_path)
     target = cache_dir / key / "model.onnx"
@@ -81,9 +70,9 @@ def _exported(base: SentenceTransformersBackend, model_path: Path, cache_dir: Pa
         return target
     import torch
 
-    transformer = base._raw[0]
+    transformer = model[0]
     hf = getattr(transformer, "model", None) or transformer.auto_model
-    sample = base._raw.preprocess(["an example sentence", "a second, longer example sentence"])
+    sample = model.preprocess(["an example sentence", "a second, longer example sentence"])
     names = [n for n in _INPUTS if n in sample]
 
     class _TokenEmbeddings(torch.nn.Module):

@@ -29,7 +29,6 @@ class SentenceTransformersBackend:
         self._raw = SentenceTransformer(modules=modules[:-1], device="cpu") if normalizes else model
         self._raw.max_seq_length = model.max_seq_length
         self._raw.eval()
-        self._full = model
         self._torch = torch
         self.info = info
         # A private copy of the tokenizer for counting: the model's own one changes its
@@ -46,21 +45,7 @@ class SentenceTransformersBackend:
 
     @classmethod
     def load(cls, spec: ModelSpec, *, threads: int = 0) -> SentenceTransformersBackend:
-        import torch
-        from sentence_transformers import SentenceTransformer
-
-        torch.set_num_threads(threads or os.cpu_count() or 1)
-        path = resolve_model(spec)
-        model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-        modules = list(model)
-        info = ModelInfo(
-            model_id=spec.model_id,
-            dimension=int(model.get_embedding_dimension()),
-            max_seq_length=int(model.max_seq_length),
-            normalizes=type(modules[-1]).__name__ == "Normalize",
-            prompts={k: v for k, v in (model.prompts or {}).items()},
-            pooling=_pooling_mode(modules),
-        )
+        model, info, _ = load_sentence_transformer(spec, threads=threads)
         return cls(model, info)
 
     def count_tokens(self, texts: list[str]) -> list[int]:
@@ -86,16 +71,38 @@ class SentenceTransformersBackend:
     def embed(
         self, texts: list[str], *, truncation_side: str = "right", prompt: str | None = None
     ) -> np.ndarray:
-        model = self._raw
         with self._embed_lock, self._torch.inference_mode():
-            tokenizer = model.tokenizer
+            tokenizer = self._raw.tokenizer
             tokenizer.truncation_side = truncation_side
             try:
-                features = model.preprocess(texts, prompt=prompt)
-                out = model(features)["sentence_embedding"]
+                features = self._raw.preprocess(texts, prompt=prompt)
             finally:
                 tokenizer.truncation_side = "right"
+            out = self._forward(features)["sentence_embedding"]
         return out.float().numpy()
+
+    def _forward(self, features: dict) -> dict:
+        """Tokenized features -> the model's modules' output (minus a final Normalize)."""
+        return self._raw(features)
+
+
+def load_sentence_transformer(spec: ModelSpec, *, threads: int = 0):  # -> (model, info, path)
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    torch.set_num_threads(threads or os.cpu_count() or 1)
+    path = resolve_model(spec)
+    model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+    modules = list(model)
+    info = ModelInfo(
+        model_id=spec.model_id,
+        dimension=int(model.get_embedding_dimension()),
+        max_seq_length=int(model.max_seq_length),
+        normalizes=type(modules[-1]).__name__ == "Normalize",
+        prompts={k: v for k, v in (model.prompts or {}).items()},
+        pooling=_pooling_mode(modules),
+    )
+    return model, info, path
 
 
 def _pooling_mode(modules: list) -> str:
