@@ -153,8 +153,15 @@ def json_response(content: Any, headers: dict[str, str] | None = None) -> Respon
     )
 
 
-def similarities(engine_result: EmbedResult) -> list[float]:
-    """Cosine of the first vector with each of the others."""
-    v = engine_result.vectors
+async def compare(
+    engine: Engine, source: str, sentences: list[str], opts: EmbedOptions, max_inputs: int
+) -> Response:
+    """Sentence similarity (HF and TEI alike): the cosine of `source` with each sentence."""
+    if not sentences:
+        raise EmbedhubError(Kind.EMPTY, "`sentences` cannot be empty", param="sentences")
+    # The source sentence doesn't count against the client batch limit.
+    texts, _ = as_texts([source, *sentences], max_inputs + 1, field="sentences")
+    result = await engine.embed(texts, opts)
+    v = result.vectors
     v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
-    return (v[1:] @ v[0]).astype(float).tolist()
+    return json_response((v[1:] @ v[0]).astype(float).tolist(), timing_headers(result))

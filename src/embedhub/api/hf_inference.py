@@ -14,11 +14,11 @@ from starlette.responses import Response
 
 from embedhub.api.common import (
     as_texts,
+    compare,
     context,
     json_response,
     options,
     require_inference_auth,
-    similarities,
     timing_headers,
     use_cache_header,
 )
@@ -128,12 +128,7 @@ async def _similarity(request: Request, model_id: str | None, body: HFRequest) -
             'sentence similarity takes `inputs` as {"source_sentence": str, "sentences": [str]}',
         )
     pair = body.inputs
-    texts, _ = as_texts(
-        [pair.source_sentence, *pair.sentences],
-        ctx.settings.max_client_batch_size + 1,
-        field="sentences",
+    opts = _options(request, body, normalize=True)
+    return await compare(
+        engine, pair.source_sentence, pair.sentences, opts, ctx.settings.max_client_batch_size
     )
-    if len(texts) < 2:
-        raise EmbedhubError(Kind.EMPTY, "`sentences` cannot be empty", param="sentences")
-    result = await engine.embed(texts, _options(request, body, normalize=True))
-    return json_response(similarities(result), timing_headers(result))

@@ -12,11 +12,11 @@ from starlette.responses import Response
 from embedhub import __version__
 from embedhub.api.common import (
     as_texts,
+    compare,
     context,
     json_response,
     options,
     require_inference_auth,
-    similarities,
     timing_headers,
     use_cache_header,
 )
@@ -74,13 +74,6 @@ def router() -> APIRouter:
         ctx = context(request)
         engine = ctx.engine(body.model)
         pair = body.inputs
-        if not pair.sentences:
-            raise EmbedhubError(Kind.EMPTY, "`sentences` cannot be empty", param="sentences")
-        texts, _ = as_texts(
-            [pair.source_sentence, *pair.sentences],
-            ctx.settings.max_client_batch_size + 1,
-            field="sentences",
-        )
         opts = options(
             normalize=True,
             truncate=body.truncate,
@@ -88,18 +81,16 @@ def router() -> APIRouter:
             prompt_name=body.prompt_name,
             use_cache=use_cache_header(request, None),
         )
-        result = await engine.embed(texts, opts)
-        return json_response(similarities(result), timing_headers(result))
+        return await compare(
+            engine, pair.source_sentence, pair.sentences, opts, ctx.settings.max_client_batch_size
+        )
 
     @r.post("/tokenize", dependencies=auth, summary="Tokens of each input")
     async def tokenize(body: TokenizeRequest, request: Request) -> Response:
         ctx = context(request)
         engine = ctx.engine(body.model)
         texts, _ = as_texts(body.inputs, ctx.settings.max_client_batch_size)
-        prompts = engine.info.prompts
-        if body.prompt_name is not None and body.prompt_name not in prompts:
-            raise EmbedhubError(Kind.VALIDATION, f"unknown prompt_name {body.prompt_name!r}")
-        prompt = prompts[body.prompt_name] if body.prompt_name is not None else ""
+        prompt = engine.prompt(body.prompt_name)
         specials = set(engine.backend.special_ids)
         out = []
         for tokens in engine.backend.tokenize([prompt + t for t in texts]):

@@ -164,7 +164,7 @@ class Engine:
                 f"dimensions must be between 1 and {info.dimension}, got {dims}",
                 param="dimensions",
             )
-        prompt = self._prompt(options)
+        prompt = self.prompt(options.prompt_name)
         counted = [prompt + t for t in texts] if prompt else texts
         t0 = time.perf_counter()
         raw_counts = self.backend.count_tokens(counted)
@@ -204,18 +204,19 @@ class Engine:
                 self._cond.notify()
         return job, counts, hits
 
-    def _prompt(self, options: EmbedOptions) -> str:
-        if options.prompt_name is None:
+    def prompt(self, prompt_name: str | None) -> str:
+        """The text a named prompt prepends ("" for none); 422 for a name the model lacks."""
+        if prompt_name is None:
             return ""
         prompts = self.info.prompts
-        if options.prompt_name not in prompts:
+        if prompt_name not in prompts:
             names = ", ".join(sorted(prompts)) or "none"
             raise EmbedhubError(
                 Kind.VALIDATION,
-                f"prompt_name {options.prompt_name!r} is not one of this model's prompts ({names})",
+                f"prompt_name {prompt_name!r} is not one of this model's prompts ({names})",
                 param="prompt_name",
             )
-        return prompts[options.prompt_name]
+        return prompts[prompt_name]
 
     # --- finishing ---------------------------------------------------------------------------
     def _result(
