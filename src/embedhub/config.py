@@ -38,8 +38,12 @@ class Settings:
     require_token: bool = False
     # Entries in the in-memory embedding cache; 0 turns it off.
     cache_size: int = 100_000
-    # Threads the model runtime uses; 0 means one per CPU core.
+    # Threads the model runtime uses in all; 0 means one per CPU core.
     threads: int = 0
+    # Forward passes run at once per model, sharing `threads` between them; 0 means two (when
+    # there are two threads to share). Small passes leave a runtime's own threads idle, so two
+    # single-threaded workers outrun one two-threaded worker on a 2-core machine.
+    workers: int = 0
     # Model runtime: "onnx" (ONNX Runtime for the transformer: same vectors, far less overhead
     # per forward pass; exported on first start and cached; falls back to torch for a model
     # the exporter can't take) or "torch" (sentence-transformers as is).

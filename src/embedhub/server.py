@@ -13,31 +13,36 @@ from embedhub.api.metrics import Metrics
 from embedhub.backends import load_backend
 from embedhub.config import Settings
 from embedhub.db import Database
-from embedhub.engine import Engine
+from embedhub.engine import Engine, plan_workers
 
 log = logging.getLogger("embedhub")
 
 
 def load_engines(settings: Settings, metrics: Metrics) -> dict[str, Engine]:
     engines: dict[str, Engine] = {}
+    workers, threads = plan_workers(settings.threads, settings.workers)
     for spec in settings.models:
         if spec.model_id in engines:
             raise ValueError(f"model {spec.model_id!r} is given twice")
         backend = load_backend(
-            spec, threads=settings.threads, runtime=settings.runtime, cache_dir=settings.onnx_cache
+            spec, threads=threads, runtime=settings.runtime, cache_dir=settings.onnx_cache
         )
         engines[spec.model_id] = Engine(
             backend,
             max_batch_tokens=settings.max_batch_tokens,
             max_concurrent_requests=settings.max_concurrent_requests,
             cache_size=settings.cache_size,
+            workers=workers,
             observer=metrics.observer(spec.model_id),
         )
         log.info(
-            "loaded %s (%d dims, max %d tokens)",
+            "loaded %s (%d dims, max %d tokens; %s, %d worker(s) x %d thread(s))",
             spec.model_id,
             backend.info.dimension,
             backend.info.max_seq_length,
+            backend.runtime,
+            workers,
+            threads,
         )
     return engines
 

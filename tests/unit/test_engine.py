@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
-from embedhub.engine import Engine, EngineObserver
+from embedhub.engine import Engine, EngineObserver, plan_workers
 from embedhub.engine.core import _Job
 from embedhub.errors import EmbedhubError, Kind
 from embedhub.types import EmbedOptions, ModelInfo
@@ -70,9 +71,15 @@ def backend():
     return FakeBackend()
 
 
-@pytest.fixture
-def engine(backend):
-    e = Engine(backend, max_batch_tokens=64, max_concurrent_requests=2, cache_size=100)
+@pytest.fixture(params=[1, 2], ids=["1-worker", "2-workers"])
+def engine(backend, request):
+    e = Engine(
+        backend,
+        max_batch_tokens=64,
+        max_concurrent_requests=2,
+        cache_size=100,
+        workers=request.param,
+    )
     e.observer = Recorder()
     e.start()
     yield e
@@ -106,9 +113,13 @@ def test_cache_hits_and_bypass(engine, backend):
     asyncio.run(engine.embed(["p", "q"], EmbedOptions()))
     again = asyncio.run(engine.embed(["q", "p"], EmbedOptions()))
     assert again.cache_hits == 2 and engine.observer.hits == 2
-    assert len(backend.calls) == 1
+
+    def embedded() -> list[str]:
+        return sorted(t for call in backend.calls for t in call[0])
+
+    assert embedded() == ["p", "q"]
     fresh = asyncio.run(engine.embed(["q", "p"], EmbedOptions(use_cache=False)))
-    assert fresh.cache_hits == 0 and len(backend.calls) == 2
+    assert fresh.cache_hits == 0 and embedded() == ["p", "p", "q", "q"]
     np.testing.assert_array_equal(fresh.vectors, again.vectors)
 
 
@@ -194,6 +205,47 @@ def test_stop_ends_the_worker(backend):
     assert not e.healthy
 
 
+def test_idle_workers_share_one_large_request(backend):
+    """One request of eight same-length texts on an idle engine: each worker runs half."""
+    e = Engine(backend, workers=2).start()
+    try:
+        deadline = time.monotonic() + 10
+        while e._idle < 2:  # both workers are waiting for input
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        threads: list[str] = []
+        embed = backend.embed
+
+        def recording(texts, **kw):  # type: ignore[no-untyped-def]
+            threads.append(threading.current_thread().name)
+            return embed(texts, **kw)
+
+        backend.embed = recording
+        backend.gate.clear()  # hold the first pass, so the split can't cascade
+        texts = [f"text {c}" for c in "abcdefgh"]
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(e.embed_blocking, texts, EmbedOptions())
+            while len(threads) < 2:
+                assert time.monotonic() < deadline, threads
+                time.sleep(0.01)
+            backend.gate.set()
+            result = pending.result(timeout=10)
+    finally:
+        backend.gate.set()
+        e.stop()
+    np.testing.assert_allclose(result.vectors, unit([raw_vector(t) for t in texts]), rtol=1e-6)
+    assert sorted(len(call[0]) for call in backend.calls) == [4, 4]
+    assert len(set(threads)) == 2
+
+
+def test_plan_workers():
+    assert plan_workers(threads=2, workers=0) == (2, 1)
+    assert plan_workers(threads=8, workers=0) == (2, 4)
+    assert plan_workers(threads=1, workers=0) == (1, 1)
+    assert plan_workers(threads=4, workers=1) == (1, 4)
+    assert plan_workers(threads=2, workers=4) == (4, 1)  # more workers than threads: one each
+
+
 # --- the real backend ---------------------------------------------------------------------
 
 
@@ -203,8 +255,10 @@ def real_engine(model_dir):
     from embedhub.config import DEFAULT_MODEL_ID
     from embedhub.types import ModelSpec
 
-    backend = load_backend(ModelSpec(DEFAULT_MODEL_ID, str(model_dir)))
-    e = Engine(backend, max_batch_tokens=1024, max_concurrent_requests=64).start()
+    # As `embedhub serve` runs it: two workers calling one backend at once.
+    workers, threads = plan_workers(threads=2)
+    backend = load_backend(ModelSpec(DEFAULT_MODEL_ID, str(model_dir)), threads=threads)
+    e = Engine(backend, max_batch_tokens=1024, max_concurrent_requests=64, workers=workers).start()
     yield e
     e.stop()
 

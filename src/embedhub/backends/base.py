@@ -30,7 +30,10 @@ class Backend(Protocol):
         """(id, token text, start, stop) per token, special tokens included, untruncated."""
         ...
 
-    def embed(self, texts: list[str], *, truncation_side: str = "right") -> np.ndarray:
+    def embed(
+        self, texts: list[str], *, truncation_side: str = "right", prompt: str | None = None
+    ) -> np.ndarray:
         """(n, d) float32 embeddings as the model's modules make them, minus a final
-        Normalize (the engine applies normalisation, so clients can turn it off)."""
+        Normalize (the engine applies normalisation, so clients can turn it off). Safe to call
+        from several threads at once: the engine's workers do."""
         ...

@@ -41,7 +41,9 @@ class SentenceTransformersBackend:
         self.vocab_size = int(self._counter.get_vocab_size(with_added_tokens=True))
         self.special_ids = frozenset(model.tokenizer.all_special_ids)
         self._count_lock = threading.Lock()
-        self._embed_lock = threading.Lock()
+        # The model's tokenizer is reconfigured on every call (truncation side, padding), so
+        # one call at a time; the forward pass itself is safe to run from several threads.
+        self._tokenize_lock = threading.Lock()
 
     @classmethod
     def load(cls, spec: ModelSpec, *, threads: int = 0) -> SentenceTransformersBackend:
@@ -71,13 +73,14 @@ class SentenceTransformersBackend:
     def embed(
         self, texts: list[str], *, truncation_side: str = "right", prompt: str | None = None
     ) -> np.ndarray:
-        with self._embed_lock, self._torch.inference_mode():
+        with self._tokenize_lock:
             tokenizer = self._raw.tokenizer
             tokenizer.truncation_side = truncation_side
             try:
                 features = self._raw.preprocess(texts, prompt=prompt)
             finally:
                 tokenizer.truncation_side = "right"
+        with self._torch.inference_mode():
             out = self._forward(features)["sentence_embedding"]
         return out.float().numpy()
 

@@ -48,7 +48,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="require a token for inference even on loopback",
     )
     p.add_argument("--cache-size", type=int, help="embeddings kept in the LRU cache; 0 = off")
-    p.add_argument("--threads", type=int, help="model runtime threads (0 = one per core)")
+    p.add_argument("--threads", type=int, help="model runtime threads in all (0 = one per core)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="forward passes run at once per model, sharing --threads (0 = two)",
+    )
     p.add_argument(
         "--runtime",
         choices=("torch", "onnx"),
@@ -83,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         require_token=args.require_token,
         cache_size=args.cache_size,
         threads=args.threads,
+        workers=args.workers,
         public_url=args.public_url,
         runtime=args.runtime,
         onnx_cache_dir=args.onnx_cache_dir,
