@@ -1,7 +1,7 @@
 """Benchmark `embedhub serve` against in-process `SentenceTransformer.encode` on the same texts,
 in the same run. Not a test: it prints numbers and ratios.
 
-    .venv/bin/python bench/serve.py [--texts 2000] [--concurrency 16]
+    .venv/bin/python bench/serve.py [--texts 2000] [--concurrency 16] [--workers N]
 
 Corpus: bench/corpus.py (Python reference-manual paragraphs and docstrings; real prose, mixed
 short and long). The server runs with its cache off, so every text is really embedded."""
@@ -29,7 +29,9 @@ from corpus import real_texts  # noqa: E402
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
-def start_server(port: int, data_dir: str, runtime: str) -> subprocess.Popen:
+def start_server(
+    port: int, data_dir: str, runtime: str, extra: tuple[str, ...] = ()
+) -> subprocess.Popen:
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -44,6 +46,7 @@ def start_server(port: int, data_dir: str, runtime: str) -> subprocess.Popen:
             "0",
             "--runtime",
             runtime,
+            *extra,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -126,6 +129,7 @@ def main() -> None:
         choices=("torch", "onnx"),
         help="server runtime(s) to measure (default: both)",
     )
+    ap.add_argument("--workers", type=int, help="the server's --workers (default: its own)")
     args = ap.parse_args()
 
     texts = real_texts(args.texts)
@@ -151,9 +155,19 @@ def main() -> None:
 
 
 def bench_server(args, runtime: str, home: str, texts: list[str], tokens: int, ref_rate: float):
-    proc = start_server(args.port, home, runtime)
+    extra = ("--workers", str(args.workers)) if args.workers else ()
+    proc = start_server(args.port, home, runtime, extra)
     try:
         run_clients(args.port, [[t] for t in texts[:64]], args.concurrency)  # warm-up
+        # An idle server, one request at a time: what a lone client waits. The longest texts
+        # show what a worker's thread count costs (one pass of one input can't be shared).
+        longest = sorted(texts, key=len)[-64:]
+        for label, payloads in (
+            ("1 longest text", [[t] for t in longest[:20]]),
+            ("32 longest texts", [longest[i : i + 32] for i in range(0, 64, 8)][:5]),
+        ):
+            _, lat = run_clients(args.port, payloads, 1)
+            print(f"server --runtime {runtime}, idle, {label}: p50 {pct(lat, 50):7.1f} ms")
         for per_request in (1, 32):
             payloads = [texts[i : i + per_request] for i in range(0, len(texts), per_request)]
             seconds, lat = run_clients(args.port, payloads, args.concurrency)
