@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import threading
 import time
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -90,3 +93,40 @@ def test_overload_answers_429_at_once_and_recovers(make_server, reference_model)
     assert r.status_code == 200
     assert_close(r.json(), reference_model.encode(["after"]))
     assert np.asarray(r.json()).shape == (1, 384)
+
+
+def test_a_client_that_goes_away_has_its_waiting_inputs_dropped(make_server, reference_model):
+    # One worker on one thread: 300 long inputs take many forward passes (~15 s).
+    srv = make_server("--workers", "1", "--threads", "1", "--max-batch-tokens", "2048")
+    token = srv.token("impatient", write=False)
+    texts = [f"Text {i}: " + f"sentence {i} has quite a few words in it. " * 40 for i in range(300)]
+    passed_before = metric(srv.url, "embedhub_batch_size_sum", model=MODEL_ID)
+
+    host = urllib.parse.urlsplit(srv.url)
+    conn = http.client.HTTPConnection(host.hostname, host.port, timeout=30)
+    body = json.dumps({"inputs": texts})
+    conn.request("POST", FE, body, {"Content-Type": "application/json", **auth(token)})
+    time.sleep(1.0)  # the first passes are running
+    conn.close()  # the client gives up without reading the answer
+
+    hf_route = FE.replace(MODEL_ID, "{model_id:path}")
+    deadline = time.monotonic() + 60
+    while metric(srv.url, "embedhub_requests_total", route=hf_route, status="499") < 1:
+        assert time.monotonic() < deadline, "the disconnect was never noticed"
+        time.sleep(0.2)
+    withdrawn = metric(srv.url, "embedhub_withdrawn_inputs_total", model=MODEL_ID)
+    assert withdrawn > 0
+    # The pass running at the disconnect finishes; nothing else of that request is computed.
+    while (
+        metric(srv.url, "embedhub_batch_size_sum", model=MODEL_ID) - passed_before < 300 - withdrawn
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    time.sleep(1.0)
+    passed = metric(srv.url, "embedhub_batch_size_sum", model=MODEL_ID) - passed_before
+    assert passed + withdrawn == 300, (passed, withdrawn)
+    assert metric(srv.url, "embedhub_queue_size", model=MODEL_ID) == 0
+
+    r = requests.post(f"{srv.url}{FE}", headers=auth(token), json={"inputs": ["still here"]})
+    assert r.status_code == 200
+    assert_close(r.json(), reference_model.encode(["still here"]))

@@ -48,6 +48,7 @@ class FakeBackend:
 class Recorder(EngineObserver):
     def __init__(self) -> None:
         self.rejected_count = 0
+        self.withdrawn_count = 0
         self.hits = 0
         self.waits: list[float] = []
 
@@ -59,6 +60,9 @@ class Recorder(EngineObserver):
 
     def queue_wait(self, seconds: float) -> None:
         self.waits.append(seconds)
+
+    def withdrawn(self, n: int) -> None:
+        self.withdrawn_count += n
 
 
 def unit(rows) -> np.ndarray:
@@ -297,3 +301,34 @@ def test_real_backend_left_truncation_and_raw_vectors(real_engine, reference_mod
     norm = np.linalg.norm(raw.vectors[0])
     assert abs(norm - 1) > 0.1
     assert np.abs(raw.vectors[0] / norm - reference_model.encode("Hi!")).max() < 1e-5
+
+
+def test_a_cancelled_request_leaves_nothing_waiting(backend):
+    e = Engine(backend, workers=1)
+    e.observer = Recorder()
+    e.start()
+    backend.gate.clear()  # the worker holds the first request's pass
+
+    async def scenario():
+        first = asyncio.create_task(e.embed(["first"], EmbedOptions()))
+        while e.queue_size:  # until the worker has taken it
+            await asyncio.sleep(0.01)
+        second = asyncio.create_task(e.embed(["two a", "two b", "two c"], EmbedOptions()))
+        while e.queue_size < 3:
+            await asyncio.sleep(0.01)
+        second.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await second
+        assert e.queue_size == 0
+        backend.gate.set()
+        return await first
+
+    try:
+        first = asyncio.run(scenario())
+    finally:
+        backend.gate.set()
+        e.stop()
+    np.testing.assert_allclose(first.vectors, unit([raw_vector("first")]), rtol=1e-6)
+    assert [t for call in backend.calls for t in call[0]] == ["first"]
+    assert e.observer.withdrawn_count == 3
+    assert e._admitted == 0

@@ -65,6 +65,13 @@ class Metrics:
             registry=r,
         )
 
+        self.withdrawn = Counter(
+            "embedhub_withdrawn_inputs",
+            "Waiting inputs dropped, not embedded, because their client disconnected",
+            ["model"],
+            registry=r,
+        )
+
     def observer(self, model_id: str) -> EngineObserver:
         return _PrometheusObserver(self, model_id)
 
@@ -78,6 +85,7 @@ class _PrometheusObserver(EngineObserver):
         self._queue_wait = metrics.queue_seconds.labels(model)
         self._hits = metrics.cache_hits.labels(model)
         self._rejected = metrics.rejected.labels(model)
+        self._withdrawn = metrics.withdrawn.labels(model)
 
     def batch(self, size: int, padded_tokens: int, seconds: float) -> None:
         self._batch_size.observe(size)
@@ -95,3 +103,6 @@ class _PrometheusObserver(EngineObserver):
 
     def rejected(self) -> None:
         self._rejected.inc()
+
+    def withdrawn(self, n: int) -> None:
+        self._withdrawn.inc(n)

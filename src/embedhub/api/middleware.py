@@ -1,8 +1,10 @@
-"""Pure ASGI middleware (no per-request task overhead): request ids, request metrics, and the
-body-size limit for embedding requests."""
+"""Pure ASGI middleware (no per-request task overhead): request ids, request metrics, the
+body-size limit for embedding requests, and cancelling an embedding request whose client has
+gone away."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 
@@ -14,6 +16,8 @@ from embedhub.api.errors import style_of
 from embedhub.api.metrics import Metrics
 
 # Embedding requests are small; the hub's uploads have their own limit.
+# nginx's code for "client closed the request": what /metrics counts such requests as.
+CLIENT_GONE = 499
 LIMITED_PREFIXES = ("/pipeline/", "/models/", "/v1/", "/embed", "/similarity", "/tokenize")
 
 
@@ -34,11 +38,14 @@ class RequestMiddleware:
         start = time.perf_counter()
         request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
         status = 500
+        guard: _CancelOnDisconnect | None = None
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if guard is not None:
+                    guard.responded = True
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 headers.append(
@@ -53,12 +60,20 @@ class RequestMiddleware:
                 if length is not None and length.isdigit() and int(length) > self.payload_limit:
                     await self._too_large(scope, send_wrapper, int(length))
                     return
-                receive = self._counting(receive)
+                guard = _CancelOnDisconnect(receive)
+                receive = self._counting(guard.receive)
                 scope = _as_json(scope)
             await self.app(scope, receive, send_wrapper)
         except _TooLarge:
             await self._too_large(scope, send_wrapper, None)
+        except asyncio.CancelledError:
+            if guard is None or not guard.fired:
+                raise  # the server is shutting down, not ours to swallow
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+            status = CLIENT_GONE
         finally:
+            if guard is not None:
+                guard.close()
             route = scope.get("route")
             label = getattr(route, "path", None) or "unmatched"
             self.metrics.requests.labels(label, str(status)).inc()
@@ -106,6 +121,42 @@ class RequestMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+
+
+class _CancelOnDisconnect:
+    """Cancels the request's task when its client disconnects before the response starts.
+
+    Why: a client that timed out and went away would otherwise still have its inputs embedded,
+    and under overload (when clients time out) that is work that delays everyone else. Once the
+    body has been read, the server's next `receive()` message is `http.disconnect`, so one
+    watcher task waits for it."""
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._task = asyncio.current_task()
+        self._watcher: asyncio.Task | None = None
+        self.responded = False
+        self.fired = False
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if (
+            self._watcher is None
+            and message["type"] == "http.request"
+            and not message.get("more_body", False)
+        ):
+            self._watcher = asyncio.get_running_loop().create_task(self._watch())
+        return message
+
+    async def _watch(self) -> None:
+        message = await self._receive()
+        if message["type"] == "http.disconnect" and not self.responded and self._task:
+            self.fired = True
+            self._task.cancel()
+
+    def close(self) -> None:
+        if self._watcher is not None and not self._watcher.done():
+            self._watcher.cancel()
 
 
 def too_large_message(length: int | None, limit: int) -> str:

@@ -150,7 +150,11 @@ class Engine:
         with self._permit():
             job, counts, hits = self._prepare(texts, options)
             if job.remaining:
-                await asyncio.shield(job.bind(asyncio.get_running_loop()))
+                try:
+                    await asyncio.shield(job.bind(asyncio.get_running_loop()))
+                except asyncio.CancelledError:  # the caller gave up (client disconnected)
+                    self._withdraw(job)
+                    raise
             return self._result(job, counts, hits, options)
 
     def embed_blocking(self, texts: list[str], options: EmbedOptions) -> EmbedResult:
@@ -244,6 +248,17 @@ class Engine:
                 param="prompt_name",
             )
         return prompts[prompt_name]
+
+    def _withdraw(self, job: _Job) -> None:
+        """Drop a cancelled job's inputs that still wait, so nobody computes vectors no one
+        will read; inputs already in a forward pass finish harmlessly."""
+        with self._cond:
+            kept = [w for w in self._waiting if w.job is not job]
+            dropped = len(self._waiting) - len(kept)
+            self._waiting = kept
+            self.observer.queue_size(len(kept))
+        if dropped:
+            self.observer.withdrawn(dropped)
 
     # --- finishing ---------------------------------------------------------------------------
     def _result(

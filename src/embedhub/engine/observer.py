@@ -19,3 +19,6 @@ class EngineObserver:
 
     def rejected(self) -> None:
         pass
+
+    def withdrawn(self, n: int) -> None:
+        """Waiting inputs dropped because their request was cancelled."""
