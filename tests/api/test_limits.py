@@ -7,6 +7,7 @@ import json
 import pytest
 import requests
 from openai import OpenAI
+from prometheus_client.parser import text_string_to_metric_families
 
 from .helpers import MODEL_ID, assert_close, assert_error, auth
 
@@ -78,6 +79,14 @@ def test_over_payload_limit_is_413(strict_server, path, style, chunked):
     headers = {**auth(token), "Content-Type": "application/json"}
     r = requests.post(f"{strict_server.url}{path}", data=data, headers=headers)
     assert_error(r, 413, style, "Payload too large", "4096", "--payload-limit")
+    # Counted under its route, whether refused before routing (Content-Length) or after.
+    refused = [
+        s.labels["route"]
+        for f in text_string_to_metric_families(requests.get(f"{strict_server.url}/metrics").text)
+        for s in f.samples
+        if s.name == "embedhub_requests_total" and s.labels["status"] == "413"
+    ]
+    assert refused and "unmatched" not in refused, refused
     if style == "openai":
         assert r.json()["error"]["code"] == "payload_too_large"
     if style == "tei":

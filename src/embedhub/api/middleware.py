@@ -56,16 +56,12 @@ class RequestMiddleware:
 
         try:
             if is_limited(scope["method"], scope["path"]):
-                length = _header(scope, b"content-length")
-                if length is not None and length.isdigit() and int(length) > self.payload_limit:
-                    await self._too_large(scope, send_wrapper, int(length))
-                    return
                 guard = _CancelOnDisconnect(receive)
-                receive = self._counting(guard.receive)
+                receive = self._counting(guard.receive, _header(scope, b"content-length"))
                 scope = _as_json(scope)
             await self.app(scope, receive, send_wrapper)
-        except _TooLarge:
-            await self._too_large(scope, send_wrapper, None)
+        except _TooLarge as exc:  # raised outside the app's own error handling
+            await self._too_large(scope, send_wrapper, exc.length)
         except asyncio.CancelledError:
             if guard is None or not guard.fired:
                 raise  # the server is shutting down, not ours to swallow
@@ -79,11 +75,18 @@ class RequestMiddleware:
             self.metrics.requests.labels(label, str(status)).inc()
             self.metrics.request_seconds.labels(label).observe(time.perf_counter() - start)
 
-    def _counting(self, receive: Receive) -> Receive:
+    def _counting(self, receive: Receive, content_length: str | None) -> Receive:
+        """`receive`, refusing a body over the limit: at once when Content-Length says so
+        (nothing of it is read), else when the bytes read pass it (chunked). Refused from
+        inside the app, so it is routed: the answer has the route's shape and /metrics
+        counts it under the route."""
         seen = 0
+        declared = int(content_length) if content_length and content_length.isdigit() else None
 
         async def wrapped() -> Message:
             nonlocal seen
+            if declared is not None and declared > self.payload_limit:
+                raise _TooLarge(self.payload_limit, declared)
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.payload_limit:
@@ -179,12 +182,14 @@ def _as_json(scope: Scope) -> Scope:
 
 
 class _TooLarge(StarletteHTTPException):
-    """Raised from `receive` when a body without Content-Length (chunked) passes the limit.
-    FastAPI re-raises HTTPExceptions from body reading (any other exception becomes a 400
-    "error parsing the body"), so the app's handler answers 413 in the route's shape."""
+    """Raised from `receive` when a body is over the limit. FastAPI re-raises HTTPExceptions
+    from body reading (any other exception becomes a 400 "error parsing the body"), so the
+    app's handler answers 413 in the route's shape. The connection closes: the unread rest
+    of the body must not be taken for the next request."""
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, too_large_message(None, limit), headers={"Connection": "close"})
+    def __init__(self, limit: int, length: int | None = None) -> None:
+        self.length = length
+        super().__init__(413, too_large_message(length, limit), headers={"Connection": "close"})
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
