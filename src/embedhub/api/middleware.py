@@ -1,6 +1,6 @@
-"""Pure ASGI middleware (no per-request task overhead): request ids, request metrics, the
-body-size limit for embedding requests, and cancelling an embedding request whose client has
-gone away."""
+"""Pure ASGI middleware (the app runs in the server's own task, with no wrapper task around
+it): request ids, request metrics, the body-size limit for embedding requests, and cancelling
+an embedding request whose client has gone away (one small watcher task per such request)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from embedhub.api.errors import style_of
 from embedhub.api.metrics import Metrics
 
-# Embedding requests are small; the hub's uploads have their own limit.
 # nginx's code for "client closed the request": what /metrics counts such requests as.
 CLIENT_GONE = 499
+# Embedding requests are small; the hub's uploads have their own limit.
 LIMITED_PREFIXES = ("/pipeline/", "/models/", "/v1/", "/embed", "/similarity", "/tokenize")
 
 
@@ -57,7 +57,7 @@ class RequestMiddleware:
         try:
             if is_limited(scope["method"], scope["path"]):
                 guard = _CancelOnDisconnect(receive)
-                receive = self._counting(guard.receive, _header(scope, b"content-length"))
+                receive = self._limited(guard.receive, _header(scope, b"content-length"))
                 scope = _as_json(scope)
             await self.app(scope, receive, send_wrapper)
         except _TooLarge as exc:  # raised outside the app's own error handling
@@ -75,7 +75,7 @@ class RequestMiddleware:
             self.metrics.requests.labels(label, str(status)).inc()
             self.metrics.request_seconds.labels(label).observe(time.perf_counter() - start)
 
-    def _counting(self, receive: Receive, content_length: str | None) -> Receive:
+    def _limited(self, receive: Receive, content_length: str | None) -> Receive:
         """`receive`, refusing a body over the limit: at once when Content-Length says so
         (nothing of it is read), else when the bytes read pass it (chunked). Refused from
         inside the app, so it is routed: the answer has the route's shape and /metrics

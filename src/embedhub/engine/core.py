@@ -62,7 +62,9 @@ class _Job:
             self._future.set_result(None)
         return self._future
 
-    def settle(self, queue_seconds: float, inference_seconds: float, error) -> bool:  # type: ignore[no-untyped-def]
+    def settle(
+        self, queue_seconds: float, inference_seconds: float, error: BaseException | None
+    ) -> bool:
         """One input is done (its vector written, or `error`); True when it was the last."""
         with self._lock:
             self.timings.queue_seconds = max(self.timings.queue_seconds, queue_seconds)
