@@ -71,15 +71,50 @@ class Settings:
     def inference_needs_token(self) -> bool:
         return self.require_token or not self.on_loopback
 
+    def __post_init__(self) -> None:
+        for name, low in _MINIMUM.items():
+            value = getattr(self, name)
+            if value < low:
+                raise SettingsError(f"{_names(name)} must be {low} or more, got {value}")
+        if not 0 <= self.port <= 65535:
+            raise SettingsError(f"{_names('port')} must be 0-65535, got {self.port}")
+        if self.runtime not in ("onnx", "torch"):
+            raise SettingsError(f"{_names('runtime')} must be onnx or torch, got {self.runtime!r}")
+
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+class SettingsError(ValueError):
+    """A setting a person gave that can't be used; the message names the flag and variable."""
+
+
+# The smallest value each numeric setting may take.
+_MINIMUM = {
+    "max_batch_tokens": 1,
+    "max_concurrent_requests": 1,
+    "max_client_batch_size": 1,
+    "payload_limit": 1,
+    "cache_size": 0,
+    "threads": 0,
+    "workers": 0,
+    "lfs_threshold": 0,
+    "hub_payload_limit": 1,
+}
+
+
+_KIND_WORDS = {int: "a whole number", float: "a number"}
+
+
+def _names(field_name: str) -> str:
+    return f"--{field_name.replace('_', '-')} (EMBEDHUB_{field_name.upper()})"
 
 
 def parse_model(text: str) -> ModelSpec:
     """`ID` or `ID=PATH`."""
     model_id, sep, path = text.partition("=")
     if not model_id:
-        raise ValueError(f"--model {text!r}: expected ID or ID=PATH")
+        raise SettingsError(f"--model {text!r}: expected ID or ID=PATH")
     return ModelSpec(model_id, path if sep else None)
 
 
@@ -104,7 +139,13 @@ def settings_from_env(**overrides: object) -> Settings:
             values["models"] = tuple(parse_model(m) for m in raw.split(",") if m.strip())
         else:
             kind = types.get(f.name) or type(getattr(Settings(), f.name))
-            values[f.name] = _coerce(raw, kind)
+            try:
+                values[f.name] = _coerce(raw, kind)
+            except ValueError:
+                expected = _KIND_WORDS.get(kind, kind.__name__)
+                raise SettingsError(
+                    f"EMBEDHUB_{f.name.upper()}={raw!r}: expected {expected}"
+                ) from None
     values.update({k: v for k, v in overrides.items() if v is not None})
     if "data_dir" in values:
         values["data_dir"] = Path(str(values["data_dir"])).expanduser()

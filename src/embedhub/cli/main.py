@@ -34,9 +34,14 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from embedhub.config import SettingsError
+
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except SettingsError as exc:  # a flag or EMBEDHUB_* variable that can't be used
+        print(f"embedhub {args.command}: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
