@@ -78,12 +78,12 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
     return error_response(request.url.path, EmbedhubError(kind, message))
 
 
-async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
     kind = _HTTP_KINDS.get(exc.status_code, Kind.BAD_REQUEST)
     message = str(exc.detail)
     if exc.status_code == 404 and message == "Not Found":
         message = f"No route for {request.method} {request.url.path}"
-    # 413 here is a chunked body caught by the middleware's counter: same code as its own 413.
+    # 413 here is the middleware refusing a body over --payload-limit (see middleware._limited).
     code = "payload_too_large" if exc.status_code == 413 else None
     err = EmbedhubError(kind, message, code=code, headers=dict(exc.headers or {}))
     return error_response(request.url.path, err, status=exc.status_code)
@@ -99,5 +99,5 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(EmbedhubError, _embedhub_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
-    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)

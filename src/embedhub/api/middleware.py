@@ -8,11 +8,11 @@ import asyncio
 import time
 import uuid
 
-import orjson
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from embedhub.api.errors import style_of
+from embedhub.api.errors import http_error
 from embedhub.api.metrics import Metrics
 
 # nginx's code for "client closed the request": what /metrics counts such requests as.
@@ -61,7 +61,7 @@ class RequestMiddleware:
                 scope = _as_json(scope)
             await self.app(scope, receive, send_wrapper)
         except _TooLarge as exc:  # raised outside the app's own error handling
-            await self._too_large(scope, send_wrapper, exc.length)
+            await (await http_error(Request(scope), exc))(scope, receive, send_wrapper)
         except asyncio.CancelledError:
             if guard is None or not guard.fired:
                 raise  # the server is shutting down, not ours to swallow
@@ -94,36 +94,6 @@ class RequestMiddleware:
             return message
 
         return wrapped
-
-    async def _too_large(self, scope: Scope, send: Send, length: int | None) -> None:
-        message = too_large_message(length, self.payload_limit)
-        style = style_of(scope["path"])
-        if style == "openai":
-            body = {
-                "error": {
-                    "message": message,
-                    "type": "invalid_request_error",
-                    "param": None,
-                    "code": "payload_too_large",
-                }
-            }
-        elif style == "tei":
-            body = {"error": message, "error_type": "payload_limit"}
-        else:
-            body = {"error": message}
-        payload = orjson.dumps(body)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
 
 
 class _CancelOnDisconnect:
@@ -188,7 +158,6 @@ class _TooLarge(StarletteHTTPException):
     of the body must not be taken for the next request."""
 
     def __init__(self, limit: int, length: int | None = None) -> None:
-        self.length = length
         super().__init__(413, too_large_message(length, limit), headers={"Connection": "close"})
 
 
