@@ -10,6 +10,7 @@ The graph is exported once with torch's exporter and cached under the data direc
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -25,6 +26,8 @@ from embedhub.types import ModelSpec
 log = logging.getLogger("embedhub.backends")
 
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# Part of the cache key: a change to how graphs are exported must not reuse older graphs.
+_EXPORT_VERSION = "2: eager attention"
 
 
 class OnnxBackend(SentenceTransformersBackend):
@@ -90,17 +93,18 @@ def _exported(model, model_path: Path, cache_dir: Path) -> Path:  # model: Sente
     tmp = target.parent.with_name(target.parent.name + f".tmp{os.getpid()}")
     tmp.mkdir(parents=True, exist_ok=True)
     log.info("exporting %s to ONNX (once; cached in %s)", model_path, target.parent)
-    torch.onnx.export(
-        _TokenEmbeddings().eval(),
-        (),
-        str(tmp / "model.onnx"),
-        kwargs={n: sample[n] for n in names},
-        input_names=names,
-        output_names=["token_embeddings"],
-        dynamic_shapes={n: {0: batch, 1: seq} for n in names},
-        dynamo=True,
-        verbose=False,
-    )
+    with _eager_attention(hf):
+        torch.onnx.export(
+            _TokenEmbeddings().eval(),
+            (),
+            str(tmp / "model.onnx"),
+            kwargs={n: sample[n] for n in names},
+            input_names=names,
+            output_names=["token_embeddings"],
+            dynamic_shapes={n: {0: batch, 1: seq} for n in names},
+            dynamo=True,
+            verbose=False,
+        )
     try:
         tmp.rename(target.parent)  # atomic: a half-exported graph is never picked up
     except OSError:  # another process finished first: use its graph, drop ours
@@ -108,8 +112,29 @@ def _exported(model, model_path: Path, cache_dir: Path) -> Path:  # model: Sente
     return target
 
 
+@contextlib.contextmanager
+def _eager_attention(hf):  # type: ignore[no-untyped-def]
+    """Export attention as plain MatMul/Softmax ops. Why: exported from torch's SDPA the graph
+    ran 15-20% slower in ONNX Runtime (measured, all-MiniLM-L6-v2, one thread: 32x256 tokens
+    2.6 s vs 2.1 s; 100 small passes 4.9 s vs 4.3-4.5 s); the same vectors to ~4e-6."""
+    setter = getattr(hf, "set_attn_implementation", None)
+    before = getattr(hf.config, "_attn_implementation", None)
+    if setter is None or before in (None, "eager"):
+        yield
+        return
+    try:
+        setter("eager")
+    except (ValueError, ImportError):  # a model without an eager path: export it as it is
+        yield
+        return
+    try:
+        yield
+    finally:
+        setter(before)
+
+
 def _fingerprint(model_path: Path) -> str:
-    h = hashlib.sha256()
+    h = hashlib.sha256(_EXPORT_VERSION.encode())
     for f in sorted(Path(model_path).rglob("*")):
         if f.is_file() and f.suffix in (".safetensors", ".bin", ".json"):
             st = f.stat()
