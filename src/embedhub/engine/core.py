@@ -7,8 +7,9 @@ without end. The engine knows no HTTP.
 
 Why more than one worker: a server's passes are small (a few inputs each), and on small passes a
 runtime's intra-op threads sit idle much of the time (tiny ops, plus the Python work around each
-call). Two workers with one thread each keep both cores busy: measured 25% more throughput
-than one worker with two threads on the same passes (all-MiniLM-L6-v2, ONNX Runtime, 2 cores)."""
+call). Two workers with one thread each keep both cores busy: the same 468 server-sized passes
+took 6.2 s that way and 8.2 s on one worker with two threads (all-MiniLM-L6-v2, ONNX Runtime,
+2 cores)."""
 
 from __future__ import annotations
 
