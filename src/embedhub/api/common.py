@@ -3,10 +3,10 @@ checks, options, and fast JSON with timing headers."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import orjson
 from fastapi import Request
 from starlette.responses import Response
@@ -156,12 +156,12 @@ def json_response(content: Any, headers: dict[str, str] | None = None) -> Respon
 async def compare(
     engine: Engine, source: str, sentences: list[str], opts: EmbedOptions, max_inputs: int
 ) -> Response:
-    """Sentence similarity (HF and TEI alike): the cosine of `source` with each sentence."""
+    """Sentence similarity (HF and TEI alike): the cosine of `source` with each sentence, as
+    the dot product of vectors the engine normalised (whatever `opts` said about that)."""
     if not sentences:
         raise EmbedhubError(Kind.EMPTY, "`sentences` cannot be empty", param="sentences")
     # The source sentence doesn't count against the client batch limit.
     texts, _ = as_texts([source, *sentences], max_inputs + 1, field="sentences")
-    result = await engine.embed(texts, opts)
+    result = await engine.embed(texts, dataclasses.replace(opts, normalize=True))
     v = result.vectors
-    v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
     return json_response((v[1:] @ v[0]).astype(float).tolist(), timing_headers(result))

@@ -88,7 +88,7 @@ async def _dispatch(request: Request, model_id: str | None, body: HFRequest) -> 
     return await _feature_extraction(request, model_id, body)
 
 
-def _options(request: Request, body: HFRequest, **forced: Any):
+def _options(request: Request, body: HFRequest):
     use_cache = body.options.use_cache if body.options else None
     if body.encoding_format not in (None, "float"):
         raise EmbedhubError(
@@ -100,7 +100,6 @@ def _options(request: Request, body: HFRequest, **forced: Any):
         name: body.setting(name)
         for name in ("normalize", "truncate", "truncation_direction", "prompt_name", "dimensions")
     }
-    values.update(forced)
     return options(use_cache=use_cache_header(request, use_cache), **values)
 
 
@@ -128,7 +127,7 @@ async def _similarity(request: Request, model_id: str | None, body: HFRequest) -
             'sentence similarity takes `inputs` as {"source_sentence": str, "sentences": [str]}',
         )
     pair = body.inputs
-    opts = _options(request, body, normalize=True)
+    opts = _options(request, body)
     return await compare(
         engine, pair.source_sentence, pair.sentences, opts, ctx.settings.max_client_batch_size
     )

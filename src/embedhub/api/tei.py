@@ -75,7 +75,6 @@ def router() -> APIRouter:
         engine = ctx.engine(body.model)
         pair = body.inputs
         opts = options(
-            normalize=True,
             truncate=body.truncate,
             truncation_direction=body.truncation_direction,
             prompt_name=body.prompt_name,
