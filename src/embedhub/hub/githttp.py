@@ -60,7 +60,7 @@ async def handle(hub: Hub, request: Request, rid: RepoId, action: str) -> Respon
     writer = service == "git-receive-pack" and token is not None and token.can_write
     env = _cgi_env(hub, request, rid, action, token, writer)
     pushing = request.method == "POST" and service == "git-receive-pack"
-    lock = RepoLock(hub.path(rid)) if pushing else None
+    lock = RepoLock(hub.git(rid)) if pushing else None
     if lock is not None:
         await lock.acquire()
     try:

@@ -13,13 +13,27 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from embedhub.hub.lfs import MAX_POINTER_SIZE, Pointer, parse_pointer
 
 ZERO = "0" * 40
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on `path`: it holds across processes and is released if the holder
+    dies, so a killed server never leaves a repo locked."""
+    with open(path, "a+b") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 # git must read no user or system configuration: the server's behaviour can't depend on the
 # account it runs under.
 BASE_ENV = {
@@ -101,16 +115,13 @@ class GitRepo:
         repo.run("config", "gc.auto", "0")
         return repo
 
-    @contextmanager
-    def lock(self) -> Iterator[None]:
-        """One writer at a time per repo, whether it writes through the commit API or git push.
-        A file lock, so it also holds across processes and is released if the holder dies."""
-        with open(self.path / "embedhub.lock", "a+b") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+    @property
+    def lock_path(self) -> Path:
+        return self.path / "embedhub.lock"
+
+    def lock(self) -> AbstractContextManager[None]:
+        """One writer at a time per repo, whether it writes through the commit API or git push."""
+        return file_lock(self.lock_path)
 
     # --- reading ---------------------------------------------------------------------------
     def resolve(self, rev: str) -> str | None:

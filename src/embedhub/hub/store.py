@@ -7,19 +7,17 @@ directory without a row is leftover from a crash and is replaced on the next cre
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from embedhub.config import Settings
 from embedhub.db import Database, RepoRow, TokenInfo
 from embedhub.errors import EmbedhubError, Kind
-from embedhub.hub.gitrepo import GitRepo
+from embedhub.hub.gitrepo import GitRepo, file_lock
 from embedhub.hub.lfs import ObjectStore, Signer
 from embedhub.hub.paths import RepoId
 
@@ -94,15 +92,9 @@ class Hub:
     def git(self, rid: RepoId) -> GitRepo:
         return GitRepo(self.path(rid))
 
-    @contextmanager
-    def _admin_lock(self) -> Iterator[None]:
+    def _admin_lock(self) -> AbstractContextManager[None]:
         """Creates and deletes are rare: one lock for all of them keeps row and disk in step."""
-        with open(self.root / "admin.lock", "a+b") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+        return file_lock(self.root / "admin.lock")
 
     # --- lifecycle ---------------------------------------------------------------------------
     def create(self, rid: RepoId, *, private: bool, author: str) -> bool:

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from embedhub.auth import authenticate
 from embedhub.db import TokenInfo
 from embedhub.errors import EmbedhubError, Kind
+from embedhub.hub.gitrepo import GitRepo
 from embedhub.hub.store import REALM, Hub
 
 T = TypeVar("T")
@@ -103,8 +104,8 @@ class RepoLock:
     """The repo's write lock (the same file GitRepo.lock locks), awaited off the event loop and
     released explicitly, so it can outlive the handler and cover a streamed response."""
 
-    def __init__(self, repo_path: Path) -> None:
-        self.path = repo_path / "embedhub.lock"
+    def __init__(self, repo: GitRepo) -> None:
+        self.path = repo.lock_path
         self.file: BinaryIO | None = None
 
     async def acquire(self) -> None:
