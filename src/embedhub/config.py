@@ -78,6 +78,9 @@ class Settings:
                 raise SettingsError(f"{_names(name)} must be {low} or more, got {value}")
         if not 0 <= self.port <= 65535:
             raise SettingsError(f"{_names('port')} must be 0-65535, got {self.port}")
+        ids = [m.model_id for m in self.models]
+        if not ids or len(set(ids)) != len(ids):
+            raise SettingsError(f"{_names('models')} must name each model once, got {ids}")
         if self.runtime not in ("onnx", "torch"):
             raise SettingsError(f"{_names('runtime')} must be onnx or torch, got {self.runtime!r}")
 
@@ -107,7 +110,8 @@ _KIND_WORDS = {int: "a whole number", float: "a number"}
 
 
 def _names(field_name: str) -> str:
-    return f"--{field_name.replace('_', '-')} (EMBEDHUB_{field_name.upper()})"
+    flag = "model" if field_name == "models" else field_name  # the one repeatable flag
+    return f"--{flag.replace('_', '-')} (EMBEDHUB_{field_name.upper()})"
 
 
 def parse_model(text: str) -> ModelSpec:

@@ -21,9 +21,7 @@ log = logging.getLogger("embedhub")
 def load_engines(settings: Settings, metrics: Metrics) -> dict[str, Engine]:
     engines: dict[str, Engine] = {}
     workers, threads = plan_workers(settings.threads, settings.workers)
-    for spec in settings.models:
-        if spec.model_id in engines:
-            raise ValueError(f"model {spec.model_id!r} is given twice")
+    for spec in settings.models:  # Settings made sure each id is there once
         backend = load_backend(
             spec, threads=threads, runtime=settings.runtime, cache_dir=settings.onnx_cache
         )

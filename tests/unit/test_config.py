@@ -16,6 +16,7 @@ from embedhub.config import Settings, SettingsError, settings_from_env
         (["--max-batch-tokens", "0"], "--max-batch-tokens (EMBEDHUB_MAX_BATCH_TOKENS) must be 1"),
         (["--port", "70000"], "--port (EMBEDHUB_PORT) must be 0-65535, got 70000"),
         (["--model", "=x"], "--model '=x': expected ID or ID=PATH"),
+        (["--model", "a=/x", "--model", "a=/y"], "must name each model once, got ['a', 'a']"),
     ],
 )
 def test_bad_serve_flags(tmp_path, capsys, args, message):
