@@ -279,9 +279,11 @@ async def preupload(hub: Hub, request: Request, rid: RepoId, rev: str) -> Respon
 
     def build() -> list[dict[str, Any]]:
         sha = resolve_rev(repo, rid, rev)
-        known = {e.path: e for e in repo.entries(sha, [p for p, _ in wanted])}
-        attrs = [e for e in repo.entries(sha, [".gitattributes"]) if e.size <= 1 << 20]
-        text = repo.read_blobs([attrs[0].sha]).get(attrs[0].sha, b"") if attrs else b""
+        # One tree lookup for the files asked about and the LFS rules beside them.
+        known = {e.path: e for e in repo.entries(sha, [*(p for p, _ in wanted), ".gitattributes"])}
+        attrs = known.get(".gitattributes")
+        small = attrs is not None and attrs.size <= 1 << 20
+        text = repo.read_blobs([attrs.sha]).get(attrs.sha, b"") if small else b""
         rules = lfs_rules(text.decode(errors="replace"))
         out = []
         for path, size in wanted:
