@@ -52,8 +52,13 @@ class Settings:
     onnx_cache_dir: Path | None = None
     # Files at least this large are stored as Git LFS objects in hub repos.
     lfs_threshold: int = 10 * 1024 * 1024
-    # Bytes one hub commit body may have.
+    # Bytes one hub commit body or git push/fetch request may have.
     hub_payload_limit: int = 2 * 1024 * 1024 * 1024
+    # Bytes one hub JSON body may have (repo API, LFS batch and verify): enough for
+    # thousands of paths, small enough that no hostile JSON can cost much memory.
+    hub_json_limit: int = 4 * 1024 * 1024
+    # Bytes one LFS object may have (checked when the batch API is asked for an upload link).
+    hub_lfs_object_limit: int = 50 * 1024 * 1024 * 1024
 
     @property
     def onnx_cache(self) -> Path:
@@ -103,6 +108,8 @@ _MINIMUM = {
     "workers": 0,
     "lfs_threshold": 0,
     "hub_payload_limit": 1,
+    "hub_json_limit": 1,
+    "hub_lfs_object_limit": 1,
 }
 
 

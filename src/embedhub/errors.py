@@ -19,6 +19,7 @@ class Kind(enum.Enum):
     BACKEND = (424, "backend", "server_error")
     OVERLOADED = (429, "overloaded", "rate_limit_error")
     UNHEALTHY = (503, "unhealthy", "server_error")
+    INSUFFICIENT_STORAGE = (507, "storage", "server_error")
 
     @property
     def status(self) -> int:
@@ -52,3 +53,10 @@ class EmbedhubError(Exception):
         self.code = code
         self.param = param
         self.headers = headers or {}
+
+
+def too_large_message(length: int | None, limit: int, setting: str, advice: str) -> str:
+    """The one wording of "payload too large": what came, the limit, the setting that sets it
+    and what to do instead."""
+    size = f"{length} bytes" if length is not None else f"more than {limit} bytes"
+    return f"Payload too large: {size}, the limit is {limit} bytes ({setting}); {advice}"

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from embedhub import errors
 from embedhub.api.errors import http_error
 from embedhub.api.metrics import Metrics
 
@@ -133,10 +134,8 @@ class _CancelOnDisconnect:
 
 
 def too_large_message(length: int | None, limit: int) -> str:
-    size = f"{length} bytes" if length is not None else f"more than {limit} bytes"
-    return (
-        f"Payload too large: {size}, the limit is {limit} bytes "
-        "(--payload-limit); send fewer or shorter inputs per request"
+    return errors.too_large_message(
+        length, limit, "--payload-limit", "send fewer or shorter inputs per request"
     )
 
 

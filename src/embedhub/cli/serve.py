@@ -65,6 +65,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--onnx-cache-dir", help="where exported ONNX graphs are kept (default DATA_DIR/onnx)"
     )
     p.add_argument("--public-url", help="URL clients reach this server at (for hub links)")
+    p.add_argument(
+        "--hub-payload-limit",
+        type=int,
+        help="bytes per hub commit body or git push (2147483648)",
+    )
+    p.add_argument("--hub-json-limit", type=int, help="bytes per hub JSON body (4194304)")
+    p.add_argument("--hub-lfs-object-limit", type=int, help="bytes per LFS object (53687091200)")
     p.set_defaults(func=run)
 
 
@@ -92,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
         public_url=args.public_url,
         runtime=args.runtime,
         onnx_cache_dir=args.onnx_cache_dir,
+        hub_payload_limit=args.hub_payload_limit,
+        hub_json_limit=args.hub_json_limit,
+        hub_lfs_object_limit=args.hub_lfs_object_limit,
     )
     from embedhub.models import ModelNotFound
     from embedhub.server import serve

@@ -6,10 +6,13 @@ clients (huggingface_hub, datasets, git + git-lfs) talk to it unchanged."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from typing import TYPE_CHECKING
 
-from embedhub.config import Settings
-from embedhub.db import Database
+if TYPE_CHECKING:  # the package is also imported by git's push hook, which needs no web stack
+    from fastapi import FastAPI
+
+    from embedhub.config import Settings
+    from embedhub.db import Database
 
 
 def register(app: FastAPI, settings: Settings, db: Database) -> None:
@@ -17,4 +20,6 @@ def register(app: FastAPI, settings: Settings, db: Database) -> None:
     from embedhub.hub.routes import add_routes
     from embedhub.hub.store import Hub
 
-    add_routes(app, Hub(settings, db))
+    hub = Hub(settings, db)
+    hub.start()
+    add_routes(app, hub)

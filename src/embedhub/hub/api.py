@@ -1,4 +1,4 @@
-"""`/api/...`: the Hub's JSON API (see docs/hub-protocol.md for what each client reads)."""
+"""`/api/...`: the Hub's JSON API (docs/hub-protocol.md says what each client reads)."""
 
 from __future__ import annotations
 
@@ -9,17 +9,27 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from embedhub.errors import EmbedhubError, Kind
 from embedhub.hub import commit as commits
+from embedhub.hub.commitbody import parse_body
 from embedhub.hub.gitrepo import Entry, GitRepo
 from embedhub.hub.lfs import is_lfs_path, lfs_rules
 from embedhub.hub.paths import URL_PREFIX, RepoId, bad, file_path, folder_path, repo_id, revision
 from embedhub.hub.paths import repo_type as parse_type
 from embedhub.hub.store import Hub
-from embedhub.hub.web import base_url, in_thread, json, json_object, spool_body, token_of
+from embedhub.hub.web import (
+    base_url,
+    in_thread,
+    json,
+    json_object,
+    read_body,
+    spool_body,
+    token_of,
+)
 
 # Clients that can only do Xet (huggingface_hub 2.x with hf_xet) fail on an "lfs" answer, and
 # nothing in the request tells them apart from clients that can do plain LFS. So "lfs" is
@@ -91,24 +101,24 @@ def _repo_from_body(body: dict, token_user: str | None) -> RepoId:
 
 async def create_repo(hub: Hub, request: Request) -> Response:
     token = token_of(hub, request)
-    body = await json_object(request, "repos/create")
+    body = await json_object(request, hub.limits.json, "repos/create")
     if token is None:
         raise EmbedhubError(Kind.UNAUTHORIZED, "Creating a repo needs a write token")
     rid = _repo_from_body(body, token.user)
     private = body.get("private") is True or body.get("visibility") == "private"
     url = rid.url(base_url(hub, request))
+    # 409 carries the url: huggingface_hub's create_repo(exist_ok=True) reads it.
+    exists = json({"error": f"You already created this {rid.type} repo", "url": url}, 409)
     if hub.row(rid) is not None and hub.is_member(token, rid.namespace):
-        return json({"error": f"You already created this {rid.type} repo", "url": url}, 409)
+        return exists
     hub.check_write(rid.namespace, token)
     created = await in_thread(lambda: hub.create(rid, private=private, author=token.user))
-    if not created:
-        return json({"error": f"You already created this {rid.type} repo", "url": url}, 409)
-    return json({"url": url, "name": rid.id, "id": rid.id})
+    return json({"url": url, "name": rid.id, "id": rid.id}) if created else exists
 
 
 async def delete_repo(hub: Hub, request: Request) -> Response:
     token = token_of(hub, request)
-    body = await json_object(request, "repos/delete")
+    body = await json_object(request, hub.limits.json, "repos/delete")
     rid = _repo_from_body(body, token.user if token else None)
     hub.writable(rid, token)
     await in_thread(hub.delete, rid)
@@ -116,7 +126,7 @@ async def delete_repo(hub: Hub, request: Request) -> Response:
 
 
 async def settings(hub: Hub, request: Request, rid: RepoId) -> Response:
-    body = await json_object(request, "settings")
+    body = await json_object(request, hub.limits.json, "settings")
     hub.writable(rid, token_of(hub, request))
     private = body.get("private")
     if body.get("visibility") is not None:
@@ -131,7 +141,7 @@ async def settings(hub: Hub, request: Request, rid: RepoId) -> Response:
 
 
 async def validate_yaml(hub: Hub, request: Request) -> Response:
-    await json_object(request, "validate-yaml")
+    await json_object(request, hub.limits.json, "validate-yaml")
     return json({"errors": [], "warnings": []})
 
 
@@ -188,7 +198,7 @@ async def tree(hub: Hub, request: Request, rid: RepoId, rev: str, path: str) -> 
 
 async def paths_info(hub: Hub, request: Request, rid: RepoId, rev: str) -> Response:
     hub.readable(rid, token_of(hub, request))
-    paths = await _paths_from_body(request)
+    paths = await _paths_from_body(hub, request)
     repo = hub.git(rid)
 
     def build() -> list[dict[str, Any]]:
@@ -198,14 +208,17 @@ async def paths_info(hub: Hub, request: Request, rid: RepoId, rev: str) -> Respo
     return json(await in_thread(build))
 
 
-async def _paths_from_body(request: Request) -> list[str]:
-    raw = await request.body()
+async def _paths_from_body(hub: Hub, request: Request) -> list[str]:
+    raw = await read_body(request, hub.limits.json)
     if "json" in request.headers.get("content-type", ""):
-        data = await json_object(request, "paths-info")
-        values = data.get("paths", [])
+        try:
+            data = orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError:
+            raise bad("The request body is not valid JSON") from None
+        values = data.get("paths", []) if isinstance(data, dict) else None
     else:
         values = parse_qs(raw.decode(errors="replace")).get("paths", [])
-    if not isinstance(values, list):
+    if not isinstance(values, list) or not all(isinstance(p, str) for p in values):
         raise bad("paths-info: 'paths' must be a list of paths")
     return [folder_path(p, "paths-info path") for p in values if p not in ("", "/")]
 
@@ -266,7 +279,7 @@ async def list_commits(hub: Hub, request: Request, rid: RepoId, rev: str) -> Res
 # --- writing -------------------------------------------------------------------------------
 async def preupload(hub: Hub, request: Request, rid: RepoId, rev: str) -> Response:
     hub.writable(rid, token_of(hub, request))
-    body = await json_object(request, "preupload")
+    body = await json_object(request, hub.limits.json, "preupload")
     files = body.get("files")
     if not isinstance(files, list) or not all(isinstance(f, dict) for f in files):
         raise bad("preupload: 'files' must be a list of {path, sample, size} objects")
@@ -311,16 +324,20 @@ async def commit(hub: Hub, request: Request, rid: RepoId, rev: str) -> Response:
         raise bad("Pull requests are not supported by this hub; commit to a branch")
     staging = Path(tempfile.mkdtemp(dir=hub.lfs.tmp, prefix="commit-"))
     try:
-        body = await spool_body(request, hub.settings.hub_payload_limit, staging)
+        body = await spool_body(request, hub.limits.commit, staging)
         with body:
-            req = await in_thread(commits.parse_body, body, staging)
+            req = await in_thread(parse_body, body, staging)
         repo = hub.git(rid)
+        objects = commits.Objects(
+            hub.lfs,
+            visible=lambda oid: hub.object_visible(rid, oid),
+            link=lambda oids: hub.link_objects(rid, oids),
+        )
 
         def run() -> str:
             with repo.lock():
-                return commits.apply(
-                    repo, hub.lfs, branch, req, token.user, hub.settings.lfs_threshold
-                )
+                threshold = hub.settings.lfs_threshold
+                return commits.apply(repo, objects, branch, req, token.user, threshold)
 
         sha = await in_thread(run)
     finally:

@@ -1,134 +1,248 @@
-"""Route table. Starlette decodes `%2F` before matching, which would split a revision like
-`refs%2Fconvert%2Fparquet`; so a few catch-all routes hand the raw path to the dispatchers
-here, which split it into segments first and decode each one after."""
+"""The hub's routes, each declared once with its path template (so `grep` finds it, /docs
+lists it and /metrics labels it).
+
+Starlette matches routes on the decoded path, where a revision like `refs%2Fconvert%2Fparquet`
+has become three segments. A revision that ends the path is whole anyway; where a file path
+follows it (tree, resolve) the handler splits the raw path itself (`rev_and_path`)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import sqlite3
+from collections.abc import Callable, Coroutine
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 
 from embedhub.errors import EmbedhubError, Kind
 from embedhub.hub import api, files, githttp, lfs_routes
-from embedhub.hub.paths import REPO_TYPES, RepoId, repo_id, split_raw
+from embedhub.hub.gitrepo import GitError
+from embedhub.hub.paths import REPO_TYPES, RepoId, bad, repo_id, split_raw
 from embedhub.hub.store import Hub
+from embedhub.hub.web import storage_error
 
-Handler = Callable[[Request], Awaitable[Response]]
-ALL = ["GET", "HEAD", "POST", "PUT", "DELETE"]
-
-
-def no_route(request: Request) -> EmbedhubError:
-    return EmbedhubError(Kind.NOT_FOUND, f"No route for {request.method} {request.url.path}")
+GET = ["GET", "HEAD"]
 
 
-def segments(request: Request) -> list[str]:
+class _Choice(Convertor[str]):
+    def __init__(self, *choices: str) -> None:
+        self.regex = "|".join(choices)
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+class HubRoute(APIRoute):
+    """A hub route: a full disk anywhere below it answers a typed 507 naming the data
+    directory, not a bare 500."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def run(request: Request) -> Response:
+            # Starlette matches with `$`, which also matches before a final newline: a
+            # revision "main\n" would be served as "main". No hub name, revision or path may
+            # hold a control character, so such a URL is refused here, whole.
+            # (scope["path"]: request.url drops tabs and newlines, as urllib.parse does.)
+            path = request.scope["path"]
+            if any(ord(c) < 32 or c == "\x7f" for c in path):
+                raise bad(f"The URL path {path!r} contains control characters")
+            try:
+                return await handler(request)
+            except (OSError, GitError, sqlite3.OperationalError) as exc:
+                err = storage_error(exc, hub_of(request).settings.data_dir)
+                if err is None:
+                    raise
+                raise err from exc
+
+        return run
+
+
+def hub_of(request: Request) -> Hub:
+    return request.app.state.hub
+
+
+def rid_of(repo_type: str, namespace: str, name: str) -> RepoId:
+    """`repo_type` as in URLs: models, datasets, spaces."""
+    return repo_id(REPO_TYPES[repo_type], namespace, name)
+
+
+def rev_and_path(request: Request, skip: int) -> tuple[str, str]:
+    """The revision (one raw segment, decoded) and the file path after the first `skip`
+    segments of the raw path."""
     raw = request.scope.get("raw_path") or request.url.path.encode()
     root = request.scope.get("root_path", "").encode()
     if root and raw.startswith(root):
         raw = raw[len(root) :]
-    return split_raw(raw)
+    segments = split_raw(raw)[skip:]
+    return segments[0], "/".join(segments[1:])
 
 
-async def dispatch_api(hub: Hub, request: Request) -> Response:
-    segs, method = segments(request)[1:], request.method
-    if segs == ["whoami-v2"] and method == "GET":
-        return await api.whoami(hub, request)
-    if segs == ["repos", "create"] and method == "POST":
-        return await api.create_repo(hub, request)
-    if segs == ["repos", "delete"] and method == "DELETE":
-        return await api.delete_repo(hub, request)
-    if segs == ["validate-yaml"] and method == "POST":
-        return await api.validate_yaml(hub, request)
-    if len(segs) >= 3 and segs[0] in REPO_TYPES:
-        rid = repo_id(REPO_TYPES[segs[0]], segs[1], segs[2])
-        return await _repo_api(hub, request, rid, segs[3:])
-    raise no_route(request)
+# --- /api: accounts and repos ------------------------------------------------------------
+async def whoami(request: Request) -> Response:
+    return await api.whoami(hub_of(request), request)
 
 
-async def _repo_api(hub: Hub, request: Request, rid: RepoId, tail: list[str]) -> Response:
-    method, n = request.method, len(tail)
-    verb = tail[0] if tail else ""
-    if method in ("GET", "HEAD"):
-        if n == 0:
-            return await api.repo_info(hub, request, rid)
-        if verb == "revision" and n == 2:
-            return await api.repo_info(hub, request, rid, tail[1])
-        if verb == "tree" and n >= 2:
-            return await api.tree(hub, request, rid, tail[1], "/".join(tail[2:]))
-        if verb == "refs" and n == 1:
-            return await api.refs(hub, request, rid)
-        if verb == "commits" and n == 2:
-            return await api.list_commits(hub, request, rid, tail[1])
-    if method == "POST" and n == 2:
-        post = {"paths-info": api.paths_info, "preupload": api.preupload, "commit": api.commit}
-        if verb in post:
-            return await post[verb](hub, request, rid, tail[1])
-    if method == "PUT" and tail == ["settings"]:
-        return await api.settings(hub, request, rid)
-    raise no_route(request)
+async def create_repo(request: Request) -> Response:
+    return await api.create_repo(hub_of(request), request)
 
 
-async def dispatch_repo(hub: Hub, request: Request, type_: str, skip: int) -> Response:
-    """`/{P}ns/name[.git]/...`: file downloads, git smart HTTP and the LFS API."""
-    segs = segments(request)[skip:]
-    if len(segs) < 3:
-        raise no_route(request)
-    ns, name, tail = segs[0], segs[1], segs[2:]
-    dot_git = name.endswith(".git")
-    rid = repo_id(type_, ns, name[:-4] if dot_git else name)
-    method = request.method
-    if tail[0] == "resolve" and len(tail) >= 3 and method in ("GET", "HEAD") and not dot_git:
-        return await files.resolve(hub, request, rid, tail[1], "/".join(tail[2:]))
-    action = "/".join(tail)
-    if action == "info/refs" and method == "GET":
-        return await githttp.handle(hub, request, rid, action)
-    if action in githttp.SERVICES and method == "POST":
-        return await githttp.handle(hub, request, rid, action)
-    if tail[:2] == ["info", "lfs"]:
-        return await _lfs(hub, request, rid, tail[2:])
-    raise no_route(request)
+async def delete_repo(request: Request) -> Response:
+    return await api.delete_repo(hub_of(request), request)
 
 
-async def _lfs(hub: Hub, request: Request, rid: RepoId, tail: list[str]) -> Response:
-    method = request.method
-    if tail == ["objects", "batch"] and method == "POST":
-        return await lfs_routes.batch(hub, request, rid)
-    if tail == ["verify"] and method == "POST":
-        return await lfs_routes.verify(hub, request, rid)
-    if len(tail) == 2 and tail[0] == "objects" and method == "PUT":
-        return await lfs_routes.put_object(hub, request, rid, tail[1])
-    if len(tail) == 2 and tail[0] == "objects" and method in ("GET", "HEAD"):
-        return await lfs_routes.get_object(hub, request, rid, tail[1])
-    raise no_route(request)
+async def validate_yaml(request: Request) -> Response:
+    return await api.validate_yaml(hub_of(request), request)
+
+
+REPO = "/api/{repo_type:repotype}/{namespace}/{name}"
+
+
+async def repo_info(request: Request, repo_type: str, namespace: str, name: str) -> Response:
+    return await api.repo_info(hub_of(request), request, rid_of(repo_type, namespace, name))
+
+
+async def repo_info_at(
+    request: Request, repo_type: str, namespace: str, name: str, revision: str
+) -> Response:
+    rid = rid_of(repo_type, namespace, name)
+    return await api.repo_info(hub_of(request), request, rid, revision)
+
+
+async def tree(request: Request, repo_type: str, namespace: str, name: str) -> Response:
+    rev, path = rev_and_path(request, skip=5)
+    rid = rid_of(repo_type, namespace, name)
+    return await api.tree(hub_of(request), request, rid, rev, path)
+
+
+async def refs(request: Request, repo_type: str, namespace: str, name: str) -> Response:
+    return await api.refs(hub_of(request), request, rid_of(repo_type, namespace, name))
+
+
+async def commits(
+    request: Request, repo_type: str, namespace: str, name: str, revision: str
+) -> Response:
+    rid = rid_of(repo_type, namespace, name)
+    return await api.list_commits(hub_of(request), request, rid, revision)
+
+
+async def paths_info(
+    request: Request, repo_type: str, namespace: str, name: str, revision: str
+) -> Response:
+    rid = rid_of(repo_type, namespace, name)
+    return await api.paths_info(hub_of(request), request, rid, revision)
+
+
+async def preupload(
+    request: Request, repo_type: str, namespace: str, name: str, revision: str
+) -> Response:
+    rid = rid_of(repo_type, namespace, name)
+    return await api.preupload(hub_of(request), request, rid, revision)
+
+
+async def commit(
+    request: Request, repo_type: str, namespace: str, name: str, revision: str
+) -> Response:
+    rid = rid_of(repo_type, namespace, name)
+    return await api.commit(hub_of(request), request, rid, revision)
+
+
+async def settings(request: Request, repo_type: str, namespace: str, name: str) -> Response:
+    return await api.settings(hub_of(request), request, rid_of(repo_type, namespace, name))
+
+
+# --- files, git and LFS: /datasets/NS/NAME/..., /spaces/NS/NAME/..., /NS/NAME/... (models) --
+def repo_of(request: Request) -> RepoId:
+    """The repo of a file, git or LFS URL (the name may end in `.git`, as git remotes do)."""
+    p = request.path_params
+    name = p["name"].removesuffix(".git")
+    return rid_of(p.get("prefix", "models"), p["namespace"], name)
+
+
+async def resolve(request: Request, namespace: str, name: str) -> Response:
+    if name.endswith(".git"):
+        raise EmbedhubError(Kind.NOT_FOUND, f"No route for GET {request.url.path}")
+    skip = 4 if "prefix" in request.path_params else 3  # /datasets/NS/NAME/resolve or /NS/...
+    rev, path = rev_and_path(request, skip=skip)
+    return await files.resolve(hub_of(request), request, repo_of(request), rev, path)
+
+
+async def info_refs(request: Request, namespace: str, name: str) -> Response:
+    return await githttp.handle(hub_of(request), request, repo_of(request), "info/refs")
+
+
+async def upload_pack(request: Request, namespace: str, name: str) -> Response:
+    return await githttp.handle(hub_of(request), request, repo_of(request), "git-upload-pack")
+
+
+async def receive_pack(request: Request, namespace: str, name: str) -> Response:
+    return await githttp.handle(hub_of(request), request, repo_of(request), "git-receive-pack")
+
+
+async def lfs_batch(request: Request, namespace: str, name: str) -> Response:
+    return await lfs_routes.batch(hub_of(request), request, repo_of(request))
+
+
+async def lfs_verify(request: Request, namespace: str, name: str) -> Response:
+    return await lfs_routes.verify(hub_of(request), request, repo_of(request))
+
+
+async def lfs_put(request: Request, namespace: str, name: str, oid: str) -> Response:
+    return await lfs_routes.put_object(hub_of(request), request, repo_of(request), oid)
+
+
+async def lfs_get(request: Request, namespace: str, name: str, oid: str) -> Response:
+    return await lfs_routes.get_object(hub_of(request), request, repo_of(request), oid)
+
+
+# --- the table -----------------------------------------------------------------------------
+Endpoint = Callable[..., Coroutine[Any, Any, Response]]
+ROUTES: list[tuple[str, Endpoint, list[str]]] = [
+    ("/api/whoami-v2", whoami, GET),
+    ("/api/repos/create", create_repo, ["POST"]),
+    ("/api/repos/delete", delete_repo, ["DELETE"]),
+    ("/api/validate-yaml", validate_yaml, ["POST"]),
+    (REPO, repo_info, GET),
+    (REPO + "/revision/{revision:path}", repo_info_at, GET),
+    (REPO + "/tree/{revision_and_path:path}", tree, GET),
+    (REPO + "/refs", refs, GET),
+    (REPO + "/commits/{revision:path}", commits, GET),
+    (REPO + "/paths-info/{revision:path}", paths_info, ["POST"]),
+    (REPO + "/preupload/{revision:path}", preupload, ["POST"]),
+    (REPO + "/commit/{revision:path}", commit, ["POST"]),
+    (REPO + "/settings", settings, ["PUT"]),
+]
+# Under each repo URL: /datasets/NS/NAME and /spaces/NS/NAME, then models at the root, which
+# claim only their own URL shapes.
+REPO_URLS = ("/{prefix:repoprefix}/{namespace}/{name}", "/{namespace}/{name}")
+REPO_ROUTES: list[tuple[str, Endpoint, list[str]]] = [
+    ("/resolve/{revision_and_path:path}", resolve, GET),
+    ("/info/refs", info_refs, ["GET"]),
+    ("/git-upload-pack", upload_pack, ["POST"]),
+    ("/git-receive-pack", receive_pack, ["POST"]),
+    ("/info/lfs/objects/batch", lfs_batch, ["POST"]),
+    ("/info/lfs/verify", lfs_verify, ["POST"]),
+    ("/info/lfs/objects/{oid}", lfs_put, ["PUT"]),
+    ("/info/lfs/objects/{oid}", lfs_get, GET),
+]
+
+
+def router() -> APIRouter:
+    register_url_convertor("repotype", _Choice(*REPO_TYPES))
+    register_url_convertor("repoprefix", _Choice("datasets", "spaces"))
+    r = APIRouter(route_class=HubRoute, tags=["hub"])
+    table = ROUTES + [(url + path, fn, m) for url in REPO_URLS for path, fn, m in REPO_ROUTES]
+    for path, endpoint, methods in table:
+        r.add_api_route(path, endpoint, methods=methods, response_class=Response)
+    return r
 
 
 def add_routes(app: FastAPI, hub: Hub) -> None:
-    def endpoint(fn: Callable[..., Awaitable[Response]], *args: object) -> Handler:
-        async def handler(request: Request) -> Response:
-            return await fn(hub, request, *args)
-
-        return handler
-
-    router = app.router
-    router.add_route(
-        "/api/{rest:path}", endpoint(dispatch_api), methods=ALL, include_in_schema=False
-    )
-    for prefix, type_ in (("datasets", "dataset"), ("spaces", "space")):
-        router.add_route(
-            f"/{prefix}/{{rest:path}}",
-            endpoint(dispatch_repo, type_, 1),
-            methods=ALL,
-            include_in_schema=False,
-        )
-    # Model repos live at the root, so only their own URL shapes are claimed.
-    for shape in (
-        "/{ns}/{name}/resolve/{rest:path}",
-        "/{ns}/{name}/info/{rest:path}",
-        "/{ns}/{name}/git-upload-pack",
-        "/{ns}/{name}/git-receive-pack",
-    ):
-        router.add_route(
-            shape, endpoint(dispatch_repo, "model", 0), methods=ALL, include_in_schema=False
-        )
+    app.state.hub = hub
+    app.include_router(router())
