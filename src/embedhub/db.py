@@ -45,9 +45,27 @@ CREATE TABLE IF NOT EXISTS repos (
     created_at REAL NOT NULL,
     PRIMARY KEY (type, namespace, name)
 );
+-- Which content-addressed objects (sha256 of a file's bytes: LFS, later Xet) a repo may read:
+-- those uploaded to it and those its history referenced when they were committed or pushed.
+-- The object stores are shared by all repos; this table is what keeps them apart.
+CREATE TABLE IF NOT EXISTS repo_objects (
+    type TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    oid TEXT NOT NULL,
+    PRIMARY KEY (type, namespace, name, oid),
+    FOREIGN KEY (type, namespace, name) REFERENCES repos (type, namespace, name)
+        ON DELETE CASCADE ON UPDATE CASCADE
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS repo_objects_by_oid ON repo_objects (oid);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
+# fullmatch, never match with `$`: `$` also matches before a final newline ("x\n").
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}")
 # First path segments the server itself routes on; a namespace with one of these names would
 # make its model repos' URLs ambiguous.
 RESERVED_NAMES = frozenset(
@@ -102,7 +120,7 @@ def hash_token(token: str) -> str:
 
 
 def check_name(name: str, what: str) -> str:
-    if not NAME_RE.match(name) or ".." in name or name.endswith((".git", ".")):
+    if not NAME_RE.fullmatch(name) or ".." in name or name.endswith((".git", ".")):
         raise NameError_(
             f"{what} name {name!r} is not valid: use 1-96 letters, digits, '-', '_' or '.', "
             "starting with a letter or digit"
@@ -233,6 +251,40 @@ class Database:
                 (type_, namespace, name),
             )
             return cur.rowcount == 1
+
+    def list_repos(self) -> list[RepoRow]:
+        rows = self.query("SELECT type, namespace, name, private, created_at FROM repos")
+        return [RepoRow(t, ns, n, bool(p), c) for t, ns, n, p, c in rows]
+
+    # --- which objects each repo may read --------------------------------------------------
+    def link_objects(self, type_: str, namespace: str, name: str, oids: list[str]) -> None:
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO repo_objects VALUES (?, ?, ?, ?)",
+                [(type_, namespace, name, oid) for oid in oids],
+            )
+
+    def linked_objects(self, type_: str, namespace: str, name: str, oids: list[str]) -> set[str]:
+        """The subset of `oids` linked to the repo (one indexed lookup per 500)."""
+        found: set[str] = set()
+        for i in range(0, len(oids), 500):
+            chunk = oids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.query(
+                "SELECT oid FROM repo_objects WHERE type = ? AND namespace = ? AND name = ? "
+                f"AND oid IN ({marks})",
+                (type_, namespace, name, *chunk),
+            )
+            found.update(r[0] for r in rows)
+        return found
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self.query("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     def set_repo_private(self, type_: str, namespace: str, name: str, private: bool) -> None:
         with self.transaction() as conn:

@@ -9,22 +9,25 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from embedhub.db import TokenInfo
 from embedhub.errors import EmbedhubError, Kind
 from embedhub.hub.gitrepo import git_env
+from embedhub.hub.limits import BodyLimit
 from embedhub.hub.paths import RepoId, bad
-from embedhub.hub.store import Hub, need_token
-from embedhub.hub.web import RepoLock, token_of
+from embedhub.hub.store import Hub
+from embedhub.hub.web import RepoLock, limited_stream, token_of
 
 log = logging.getLogger("embedhub.hub.git")
 SERVICES = ("git-upload-pack", "git-receive-pack")
 CHUNK = 64 * 1024
+PUSH_SLACK = 1024 * 1024
 
 
 def _service(request: Request, action: str) -> str:
@@ -43,14 +46,8 @@ def _authorize(hub: Hub, request: Request, rid: RepoId, service: str) -> TokenIn
     token = token_of(hub, request, basic=True)
     if service == "git-receive-pack":
         hub.writable(rid, token, basic=True)
-        return token
-    row = hub.row(rid)
-    if token is None and (row is None or row.private):
-        # git asks for credentials only after a Basic challenge.
-        err = need_token(rid, basic=True)
-        err.message = f"{rid.id}: authentication required (or the repo does not exist)"
-        raise err
-    hub.readable(rid, token)
+    else:
+        hub.readable(rid, token, basic=True)
     return token
 
 
@@ -59,12 +56,21 @@ async def handle(hub: Hub, request: Request, rid: RepoId, action: str) -> Respon
     token = _authorize(hub, request, rid, service)
     writer = service == "git-receive-pack" and token is not None and token.can_write
     env = _cgi_env(hub, request, rid, action, token, writer)
+    if request.method == "POST":
+        hub.limits.git.check_declared(request.headers.get("content-length"))
     pushing = request.method == "POST" and service == "git-receive-pack"
+    if pushing:
+        hub.install_hooks()  # cheap when in place; a push must never run unchecked
     lock = RepoLock(hub.git(rid)) if pushing else None
     if lock is not None:
         await lock.acquire()
     try:
-        return await _run(request, env, lock)
+        # git refuses a pack past receive.maxInputSize with its own message; the feeder's
+        # cut-off stays behind that (the commands before the pack take a few kB).
+        limit = hub.limits.git
+        if pushing:
+            limit = replace(limit, size=limit.size + PUSH_SLACK)
+        return await _run(request, env, lock, limit)
     except BaseException:
         if lock is not None:
             lock.release()
@@ -74,6 +80,15 @@ async def handle(hub: Hub, request: Request, rid: RepoId, action: str) -> Respon
 def _cgi_env(
     hub: Hub, request: Request, rid: RepoId, action: str, token: TokenInfo | None, writer: bool
 ) -> dict[str, str]:
+    config = {
+        # Pushing is on only for writers; everyone else gets git's own "forbidden".
+        "http.receivepack": "true" if writer else "false",
+        # Every push passes the hub's check (prereceive.py) and git's own object checks
+        # (`.`/`..`/`.git` in trees, malformed objects), and is bounded in size.
+        "core.hooksPath": str(hub.hooks),
+        "receive.fsckObjects": "true",
+        "receive.maxInputSize": str(hub.limits.git.size),
+    }
     env = git_env(
         GIT_PROJECT_ROOT=str(hub.root),
         GIT_HTTP_EXPORT_ALL="1",
@@ -82,11 +97,11 @@ def _cgi_env(
         QUERY_STRING=request.url.query,
         CONTENT_TYPE=request.headers.get("content-type", ""),
         REMOTE_ADDR=request.client.host if request.client else "",
-        # Pushing is on only for writers; everyone else gets git's own "forbidden".
-        GIT_CONFIG_COUNT="1",
-        GIT_CONFIG_KEY_0="http.receivepack",
-        GIT_CONFIG_VALUE_0="true" if writer else "false",
+        GIT_CONFIG_COUNT=str(len(config)),
+        **hub.hook_env(rid),
     )
+    for i, (key, value) in enumerate(config.items()):
+        env[f"GIT_CONFIG_KEY_{i}"], env[f"GIT_CONFIG_VALUE_{i}"] = key, value
     if token is not None:
         env["REMOTE_USER"] = token.user
     for header, var in (
@@ -99,7 +114,9 @@ def _cgi_env(
     return env
 
 
-async def _run(request: Request, env: dict[str, str], lock: RepoLock | None) -> Response:
+async def _run(
+    request: Request, env: dict[str, str], lock: RepoLock | None, limit: BodyLimit
+) -> Response:
     """Start the CGI, read its headers, then stream its output; the lock (if any) is released
     when the output is done or the client is gone."""
     proc = await asyncio.create_subprocess_exec(
@@ -111,7 +128,7 @@ async def _run(request: Request, env: dict[str, str], lock: RepoLock | None) -> 
         stderr=asyncio.subprocess.PIPE,
     )
     assert proc.stdout is not None and proc.stderr is not None
-    feeder = asyncio.create_task(_feed(request, proc))
+    feeder = asyncio.create_task(_feed(request, proc, limit))
     errors = asyncio.create_task(proc.stderr.read())  # drained as it comes: never blocks git
     try:
         status, headers = await _read_headers(proc)
@@ -157,14 +174,17 @@ class CGIResponse(StreamingResponse):
             await self.cleanup()
 
 
-async def _feed(request: Request, proc: asyncio.subprocess.Process) -> None:
+async def _feed(request: Request, proc: asyncio.subprocess.Process, limit: BodyLimit) -> None:
+    """The request body into git. Past the limit (a chunked body: an announced one was refused
+    before git started) git's input just ends; git then fails the request, and a push past
+    receive.maxInputSize is refused by git itself with its own message."""
     assert proc.stdin is not None
     try:
         if request.method == "POST":
-            async for chunk in request.stream():
+            async for chunk in limited_stream(request, limit):
                 proc.stdin.write(chunk)
                 await proc.stdin.drain()
-    except (ClientDisconnect, BrokenPipeError, ConnectionResetError):
+    except (EmbedhubError, BrokenPipeError, ConnectionResetError):
         pass
     finally:
         proc.stdin.close()

@@ -17,7 +17,8 @@ from typing import BinaryIO
 POINTER_VERSION = "version https://git-lfs.github.com/spec/v1"
 # Pointers are tiny; a blob bigger than this is never read to check whether it is one.
 MAX_POINTER_SIZE = 1024
-OID_RE = re.compile(r"^[0-9a-f]{64}$")
+# A sha256 in lowercase hex; always used with fullmatch (`$` would accept a final "\n").
+OID_RE = re.compile(r"[0-9a-f]{64}")
 _POINTER_RE = re.compile(
     rb"^version https://git-lfs\.github\.com/spec/v1\n(?:[a-z0-9.-]+ [^\n]*\n)*?"
     rb"oid sha256:([0-9a-f]{64})\n(?:[a-z0-9.-]+ [^\n]*\n)*?size (\d+)\n"
@@ -77,13 +78,15 @@ class ObjectStore:
     def writer(self, oid: str, size: int) -> ObjectWriter:
         return ObjectWriter(self, oid, size)
 
-    def put_file(self, src: Path) -> Pointer:
-        """Hash an already written file and move it into the store (it is consumed)."""
-        digest = hashlib.sha256()
-        with open(src, "rb") as f:
-            while chunk := f.read(COPY_CHUNK):
-                digest.update(chunk)
-        oid = digest.hexdigest()
+    def put_file(self, src: Path, oid: str | None = None) -> Pointer:
+        """Move an already written file into the store (it is consumed). `oid`: its sha256 when
+        the caller computed it while writing; else it is hashed here."""
+        if oid is None:
+            digest = hashlib.sha256()
+            with open(src, "rb") as f:
+                while chunk := f.read(COPY_CHUNK):
+                    digest.update(chunk)
+            oid = digest.hexdigest()
         size = src.stat().st_size
         if self.has(oid, size):
             src.unlink()
@@ -91,17 +94,21 @@ class ObjectStore:
             self.adopt(src, oid)
         return Pointer(oid, size)
 
-    def open(self, oid: str) -> BinaryIO:
-        return open(self.path(oid), "rb")
-
 
 class ObjectWriter:
     """Receives an object chunk by chunk into a temp file; `finish` checks the sha256 and size
-    and renames it into place. Raises ValueError on a mismatch (the temp file is removed)."""
+    and renames it into place. Raises ValueError on a mismatch (the temp file is removed).
+
+    When the store already holds the object (another repo uploaded it), the bytes are only
+    hashed: the upload proves the sender has the content, which is what lets a repo link an
+    object it did not have, and nothing is written twice."""
 
     def __init__(self, store: ObjectStore, oid: str, size: int) -> None:
         self.store, self.oid, self.size = store, oid, size
-        self.file, self.tmp = store.temp_file()
+        self.file: BinaryIO | None = None
+        self.tmp: Path | None = None
+        if not store.has(oid, size):
+            self.file, self.tmp = store.temp_file()
         self.digest = hashlib.sha256()
         self.written = 0
 
@@ -110,26 +117,31 @@ class ObjectWriter:
         if self.written > self.size:
             raise ValueError(f"more than the announced {self.size} bytes were sent")
         self.digest.update(chunk)
-        self.file.write(chunk)
+        if self.file is not None:
+            self.file.write(chunk)
 
     def finish(self) -> None:
         try:
-            self.file.flush()
-            os.fsync(self.file.fileno())
-            self.file.close()
+            if self.file is not None:
+                self.file.flush()
+                os.fsync(self.file.fileno())
+                self.file.close()
             if self.written != self.size:
                 raise ValueError(f"{self.written} bytes were sent, {self.size} were announced")
             if self.digest.hexdigest() != self.oid:
                 raise ValueError(
                     f"the content's sha256 is {self.digest.hexdigest()}, not {self.oid}"
                 )
-            self.store.adopt(self.tmp, self.oid)
+            if self.tmp is not None:
+                self.store.adopt(self.tmp, self.oid)
         finally:
             self.abort()
 
     def abort(self) -> None:
-        self.file.close()
-        self.tmp.unlink(missing_ok=True)
+        if self.file is not None:
+            self.file.close()
+        if self.tmp is not None:
+            self.tmp.unlink(missing_ok=True)
 
 
 # --- .gitattributes -----------------------------------------------------------------------

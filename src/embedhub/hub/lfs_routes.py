@@ -7,14 +7,15 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from embedhub.errors import EmbedhubError, Kind
 from embedhub.hub.lfs import OID_RE
+from embedhub.hub.limits import LFS_BATCH_MAX_OBJECTS, BodyLimit
 from embedhub.hub.paths import URL_PREFIX, RepoId, bad
 from embedhub.hub.store import Hub
-from embedhub.hub.web import base_url, in_thread, json, json_object, token_of
+from embedhub.hub.web import base_url, in_thread, json, json_object, limited_stream, token_of
 
 LFS_JSON = "application/vnd.git-lfs+json"
 
@@ -33,71 +34,117 @@ def repo_base(hub: Hub, request: Request, rid: RepoId) -> str:
 
 async def batch(hub: Hub, request: Request, rid: RepoId) -> Response:
     token = token_of(hub, request, basic=True)
-    body = await json_object(request, "LFS batch")
+    body = await json_object(request, hub.limits.json, "LFS batch")
     operation = body.get("operation")
     if operation == "upload":
         hub.writable(rid, token, basic=True)
     elif operation == "download":
-        row = hub.row(rid)
-        if token is None and (row is None or row.private):
-            # Make git-lfs ask for credentials instead of giving up.
-            raise _basic_challenge(rid)
-        hub.readable(rid, token)
+        hub.readable(rid, token, basic=True)
     else:
         raise bad("LFS batch: 'operation' must be 'upload' or 'download'")
     transfers = body.get("transfers") or ["basic"]
-    if "basic" not in transfers:
+    if not isinstance(transfers, list) or "basic" not in transfers:
         raise EmbedhubError(Kind.VALIDATION, "LFS batch: only the 'basic' transfer is supported")
     objects = body.get("objects")
     if not isinstance(objects, list):
         raise bad("LFS batch: 'objects' must be a list of {oid, size}")
+    if len(objects) > LFS_BATCH_MAX_OBJECTS:
+        raise EmbedhubError(
+            Kind.TOO_LARGE,
+            f"LFS batch: {len(objects)} objects in one request; at most "
+            f"{LFS_BATCH_MAX_OBJECTS} are answered at once: split the batch",
+            code="PayloadTooLarge",
+        )
     base = repo_base(hub, request, rid)
-    answer = [_object(hub, rid, base, operation, obj) for obj in objects]
+    answer = await in_thread(_answer, hub, rid, base, operation, objects)
     return lfs_json({"transfer": "basic", "objects": answer, "hash_algo": "sha256"})
 
 
-def _object(hub: Hub, rid: RepoId, base: str, operation: str, obj: Any) -> dict[str, Any]:
+def _answer(hub: Hub, rid: RepoId, base: str, operation: str, objects: list) -> list[dict]:
+    """Per object: a link, or an error. Only this repo's objects count as present: an object
+    another repo holds gets an upload link like any missing one (the upload then proves the
+    client has the bytes), and a download of it is a 404, so no answer reveals another repo's
+    content."""
+    wanted = [_oid_size(obj) for obj in objects]
+    visible = hub.visible_objects(rid, sorted({oid for oid, _ in wanted if oid}))
+    out = []
+    for obj, (oid, size) in zip(objects, wanted, strict=True):
+        if oid is None or size is None:
+            out.append(
+                _error(
+                    obj,
+                    422,
+                    "oid must be 64 hex characters (sha256) and size a non-negative integer",
+                )
+            )
+        elif operation == "upload":
+            out.append(_upload(hub, rid, base, oid, size, here=oid in visible))
+        elif oid in visible and hub.lfs.has(oid, size):
+            query = urlencode({"size": size, **hub.signer.sign("download", rid.id, oid, size)})
+            href = f"{base}/objects/{oid}?{query}"
+            out.append(_found(oid, size, {"download": _action(hub, href)}))
+        else:
+            out.append(_error(obj, 404, f"Object {oid} ({size} bytes) does not exist"))
+    return out
+
+
+def _upload(hub: Hub, rid: RepoId, base: str, oid: str, size: int, *, here: bool) -> dict:
+    if size > hub.limits.lfs_object:
+        return _error(
+            {"oid": oid, "size": size},
+            422,
+            f"Object {oid} has {size} bytes; the limit is {hub.limits.lfs_object} bytes "
+            "(--hub-lfs-object-limit, EMBEDHUB_HUB_LFS_OBJECT_LIMIT)",
+        )
+    if here and hub.lfs.has(oid, size):
+        return _found(oid, size, None)  # no actions: the client skips the upload
+    query = urlencode({"size": size, **hub.signer.sign("upload", rid.id, oid, size)})
+    # git-lfs sends no credentials to action links, so verify is signed as well.
+    check = urlencode({"oid": oid, "size": size, **hub.signer.sign("verify", rid.id, oid, size)})
+    return _found(
+        oid,
+        size,
+        {
+            "upload": _action(hub, f"{base}/objects/{oid}?{query}"),
+            "verify": _action(hub, f"{base}/verify?{check}"),
+        },
+    )
+
+
+def _oid_size(obj: Any) -> tuple[str | None, int | None]:
     oid = obj.get("oid") if isinstance(obj, dict) else None
     size = obj.get("size") if isinstance(obj, dict) else None
-    if not isinstance(oid, str) or not OID_RE.match(oid) or not isinstance(size, int) or size < 0:
-        return {
-            "oid": str(oid),
-            "size": size,
-            "error": {
-                "code": 422,
-                "message": "oid must be 64 hex characters (sha256) and size a non-negative integer",
-            },
-        }
+    good_oid = isinstance(oid, str) and OID_RE.fullmatch(oid)
+    good_size = isinstance(size, int) and not isinstance(size, bool) and size >= 0
+    return (oid if good_oid else None), (size if good_size else None)
+
+
+def _found(oid: str, size: int, actions: dict | None) -> dict[str, Any]:
     out: dict[str, Any] = {"oid": oid, "size": size, "authenticated": True}
-    stored = hub.lfs.size(oid)
-    if operation == "upload":
-        if stored == size:
-            return out  # already here: no actions, the client skips the upload
-        query = urlencode({"size": size, **hub.signer.sign("upload", rid.id, oid, size)})
-        # git-lfs sends no credentials to action links, so verify is signed as well.
-        check = urlencode(
-            {"oid": oid, "size": size, **hub.signer.sign("verify", rid.id, oid, size)}
-        )
-        out["actions"] = {
-            "upload": {"href": f"{base}/objects/{oid}?{query}", "expires_in": hub.signer.ttl},
-            "verify": {"href": f"{base}/verify?{check}", "expires_in": hub.signer.ttl},
-        }
-        return out
-    if stored is None or stored != size:
-        out["error"] = {"code": 404, "message": f"Object {oid} ({size} bytes) does not exist"}
-        return out
-    query = urlencode({"size": size, **hub.signer.sign("download", rid.id, oid, size)})
-    out["actions"] = {
-        "download": {"href": f"{base}/objects/{oid}?{query}", "expires_in": hub.signer.ttl}
-    }
+    if actions:
+        out["actions"] = actions
     return out
+
+
+def _action(hub: Hub, href: str) -> dict[str, Any]:
+    return {"href": href, "expires_in": hub.signer.ttl}
+
+
+def _error(obj: Any, code: int, message: str) -> dict[str, Any]:
+    oid = obj.get("oid") if isinstance(obj, dict) else None
+    size = obj.get("size") if isinstance(obj, dict) else None
+    return {
+        "oid": oid if isinstance(oid, str) else str(oid),
+        "size": size if isinstance(size, int) else None,
+        "error": {"code": code, "message": message},
+    }
 
 
 def _signed(hub: Hub, request: Request, rid: RepoId, action: str, oid: str) -> int:
     q = request.query_params
     size = q.get("size", "")
     ok = (
-        OID_RE.match(oid)
+        OID_RE.fullmatch(oid)
         and size.isdigit()
         and hub.signer.check(action, rid.id, oid, int(size), q.get("exp", ""), q.get("sig", ""))
     )
@@ -110,31 +157,26 @@ def _signed(hub: Hub, request: Request, rid: RepoId, action: str, oid: str) -> i
 
 
 async def put_object(hub: Hub, request: Request, rid: RepoId, oid: str) -> Response:
+    """The bytes of one object, to a signed link. They are hashed whether or not the store
+    has the object already: matching bytes are what link it to this repo."""
     size = _signed(hub, request, rid, "upload", oid)
-    if hub.lfs.has(oid, size):
-        async for _ in request.stream():
-            pass
-        return Response(status_code=200)
-    writer = hub.lfs.writer(oid, size)
+    limit = BodyLimit(size, "the size announced to the batch API", "send exactly that")
+    writer = await in_thread(hub.lfs.writer, oid, size)
     try:
-        async for chunk in request.stream():
+        async for chunk in limited_stream(request, limit):
             writer.write(chunk)
         await in_thread(writer.finish)
     except ValueError as exc:
-        writer.abort()
         raise EmbedhubError(Kind.BAD_REQUEST, f"LFS upload of {oid} rejected: {exc}") from None
-    except ClientDisconnect:
+    finally:
         writer.abort()
-        raise EmbedhubError(Kind.BAD_REQUEST, "The client went away mid-upload") from None
-    except BaseException:
-        writer.abort()
-        raise
+    await in_thread(hub.link_object, rid, oid)
     return Response(status_code=200)
 
 
 async def get_object(hub: Hub, request: Request, rid: RepoId, oid: str) -> Response:
     size = _signed(hub, request, rid, "download", oid)
-    if not hub.lfs.has(oid, size):
+    if not (hub.lfs.has(oid, size) and await in_thread(hub.object_visible, rid, oid)):
         raise EmbedhubError(Kind.NOT_FOUND, f"LFS object {oid} not found", code="EntryNotFound")
     return FileResponse(
         hub.lfs.path(oid), media_type="application/octet-stream", headers={"ETag": f'"{oid}"'}
@@ -142,9 +184,9 @@ async def get_object(hub: Hub, request: Request, rid: RepoId, oid: str) -> Respo
 
 
 async def verify(hub: Hub, request: Request, rid: RepoId) -> Response:
-    body = await json_object(request, "LFS verify")
+    body = await json_object(request, hub.limits.json, "LFS verify")
     oid, size = body.get("oid"), body.get("size")
-    if not isinstance(oid, str) or not OID_RE.match(oid) or not isinstance(size, int):
+    if not isinstance(oid, str) or not OID_RE.fullmatch(oid) or not isinstance(size, int):
         raise bad("LFS verify: expected {oid, size}")
     if "sig" in request.query_params:
         if (
@@ -154,14 +196,7 @@ async def verify(hub: Hub, request: Request, rid: RepoId) -> Response:
             raise bad("LFS verify: the body does not match the signed link")
     else:
         hub.writable(rid, token_of(hub, request, basic=True), basic=True)
-    if not hub.lfs.has(oid, size):
+    here = await in_thread(hub.object_visible, rid, oid)
+    if not (here and hub.lfs.has(oid, size)):
         return lfs_error(404, f"Object {oid} ({size} bytes) was not received")
     return lfs_json({"oid": oid, "size": size})
-
-
-def _basic_challenge(rid: RepoId) -> EmbedhubError:
-    from embedhub.hub.store import need_token
-
-    err = need_token(rid, basic=True)
-    err.message = f"{rid.id}: authentication required"
-    return err

@@ -1,5 +1,5 @@
 """The hub's state: repos (SQLite row + bare git repo on disk), the LFS object store, the URL
-signer, and who may read or write what.
+signer, which objects each repo may read, and who may read or write what.
 
 The database row says whether a repo exists; the git directory appears by one rename of a
 fully initialised temporary repo, so a crash leaves either nothing or a complete repo (a
@@ -7,19 +7,28 @@ directory without a row is leftover from a crash and is replaced on the next cre
 
 from __future__ import annotations
 
+import fcntl
+import logging
 import os
 import shutil
+import sys
 import tempfile
+import time
 import uuid
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import BinaryIO
 
 from embedhub.config import Settings
 from embedhub.db import Database, RepoRow, TokenInfo
 from embedhub.errors import EmbedhubError, Kind
-from embedhub.hub.gitrepo import GitRepo, file_lock
+from embedhub.hub import prereceive, sweep
+from embedhub.hub.gitrepo import GitError, GitRepo, file_lock
 from embedhub.hub.lfs import ObjectStore, Signer
+from embedhub.hub.limits import Limits
 from embedhub.hub.paths import RepoId
+
+log = logging.getLogger("embedhub.hub")
 
 # What a new repo's first commit holds, like the Hub: common binary formats go to LFS.
 DEFAULT_GITATTRIBUTES = "".join(
@@ -85,6 +94,44 @@ class Hub:
         self.root.mkdir(parents=True, exist_ok=True)
         self.lfs = ObjectStore(settings.data_dir / "lfs")
         self.signer = Signer(self.root / "lfs-url-secret")
+        self.limits = Limits.of(settings)
+        self.hooks = self.root / "hooks"
+        self._serving: BinaryIO | None = None
+
+    def start(self) -> None:
+        """Once, when the server starts: install the push hook, sweep what crashed runs left
+        (when no other server uses this data directory), link the LFS objects of repos made
+        before links were kept."""
+        self.install_hooks()
+        # Every server holds a shared lock for its lifetime; the one that can take it
+        # exclusively at start is alone, so nothing it sweeps can be in use.
+        self._serving = serving = open(self.root / "serve.lock", "a+b")
+        try:
+            fcntl.flock(serving, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            sweep.sweep(self.settings.data_dir, before=time.time())
+        except BlockingIOError:
+            log.info("another server uses %s: no startup sweep", self.settings.data_dir)
+        fcntl.flock(serving, fcntl.LOCK_SH)
+        self._backfill_links()
+
+    def install_hooks(self) -> Path:
+        """The push check as git's pre-receive hook (rewritten each start: it must exist, as
+        git skips a missing hook silently). Returns the hooks folder."""
+        hook = self.hooks / "pre-receive"
+        if not hook.exists() or hook.read_text() != prereceive.HOOK_SCRIPT:
+            self.hooks.mkdir(parents=True, exist_ok=True)
+            tmp = self.hooks / f".pre-receive-{uuid.uuid4().hex}"
+            tmp.write_text(prereceive.HOOK_SCRIPT)
+            tmp.chmod(0o755)
+            os.replace(tmp, hook)
+        return self.hooks
+
+    def hook_env(self, rid: RepoId) -> dict[str, str]:
+        return {
+            prereceive.ENV_DB: str(self.settings.db_path),
+            prereceive.ENV_REPO: f"{rid.type}/{rid.namespace}/{rid.name}",
+            prereceive.ENV_PYTHON: sys.executable,
+        }
 
     def path(self, rid: RepoId) -> Path:
         return self.root / f"{rid.type}s" / rid.namespace / f"{rid.name}.git"
@@ -133,6 +180,44 @@ class Hub:
         os.rename(path, trash)
         shutil.rmtree(trash, ignore_errors=True)
 
+    # --- which objects a repo may read -----------------------------------------------------
+    # All repos share the object stores; an object is readable through a repo only when it
+    # was uploaded to that repo, or stored in LFS by a commit to it. Any content store
+    # (LFS, Xet) registers its files here by sha256.
+    def link_object(self, rid: RepoId, oid: str) -> None:
+        self.link_objects(rid, [oid])
+
+    def link_objects(self, rid: RepoId, oids: list[str]) -> None:
+        if oids:
+            self.db.link_objects(rid.type, rid.namespace, rid.name, oids)
+
+    def object_visible(self, rid: RepoId, oid: str) -> bool:
+        return oid in self.visible_objects(rid, [oid])
+
+    def visible_objects(self, rid: RepoId, oids: list[str]) -> set[str]:
+        return self.db.linked_objects(rid.type, rid.namespace, rid.name, oids)
+
+    def _backfill_links(self) -> None:
+        """Repos made before links were kept: link the stored objects their history points to
+        (once; their history is all that says which objects they used)."""
+        if self.db.get_meta("repo_objects_backfilled"):
+            return
+        count = 0
+        for row in self.db.list_repos():
+            rid = RepoId(row.type, row.namespace, row.name)
+            repo = self.git(rid)
+            try:
+                pointers = repo.pointers(repo.all_objects())
+            except GitError as exc:
+                log.warning("could not read %s to link its LFS objects: %s", rid.id, exc)
+                continue
+            oids = sorted({p.oid for _, p in pointers if self.lfs.has(p.oid, p.size)})
+            self.link_objects(rid, oids)
+            count += len(oids)
+        self.db.set_meta("repo_objects_backfilled", str(time.time()))
+        if count:
+            log.info("linked %d LFS object(s) to the repos whose history points to them", count)
+
     # --- permissions ---------------------------------------------------------------------------
     def row(self, rid: RepoId) -> RepoRow | None:
         return self.db.get_repo(rid.type, rid.namespace, rid.name)
@@ -140,22 +225,21 @@ class Hub:
     def is_member(self, token: TokenInfo | None, namespace: str) -> bool:
         return token is not None and self.db.can_write_namespace(token.user, namespace)
 
-    def readable(self, rid: RepoId, token: TokenInfo | None) -> RepoRow:
+    def readable(self, rid: RepoId, token: TokenInfo | None, *, basic: bool = False) -> RepoRow:
+        """The repo's row, if `token` may read it; else 404, the same for missing and private.
+        `basic`: git and git-lfs only send credentials after a Basic challenge, so they get
+        one (401) when they came without a token."""
         row = self.row(rid)
         if row is None or (row.private and not self.is_member(token, rid.namespace)):
+            if basic and token is None:
+                raise need_token(rid, basic=True, reading=True)
             raise not_found(rid)
         return row
 
     def writable(self, rid: RepoId, token: TokenInfo | None, *, basic: bool = False) -> RepoRow:
-        """`basic`: answer a missing token in the way git understands (Basic challenge)."""
-        row = self.row(rid)
+        row = self.readable(rid, token, basic=basic)
         if token is None:
-            if row is None or row.private:
-                if basic:
-                    raise need_token(rid, basic=True)
-                raise not_found(rid)
             raise need_token(rid, basic=basic)
-        row = self.readable(rid, token)
         self.check_write(rid.namespace, token)
         return row
 
@@ -176,10 +260,16 @@ class Hub:
             )
 
 
-def need_token(rid: RepoId, *, basic: bool) -> EmbedhubError:
+def need_token(rid: RepoId, *, basic: bool, reading: bool = False) -> EmbedhubError:
+    if reading:
+        message = f"{rid.id}: authentication required (or the repo does not exist)"
+    else:
+        message = (
+            f"Writing to {rid.id} needs a write token (Authorization: Bearer TOKEN, or the "
+            "token as the password for git)"
+        )
     return EmbedhubError(
         Kind.UNAUTHORIZED,
-        f"Writing to {rid.id} needs a write token (Authorization: Bearer TOKEN, or the token "
-        "as the password for git)",
+        message,
         headers={"WWW-Authenticate": REALM if basic else 'Bearer realm="embedhub hub"'},
     )
