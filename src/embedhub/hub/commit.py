@@ -1,185 +1,38 @@
 """The commit API: an ndjson body of operations becomes one git commit, or nothing.
 
-The body is first spooled to disk (it can be gigabytes of base64); parsing decodes each file
-into a staging file next to the repo. Under the repo lock the new tree is computed, large files
-are moved into the LFS store, blobs are written, and `update-ref` moves the branch as the last
-and only visible step."""
+The body is first spooled to disk (it can be gigabytes of base64); parsing (commitbody.py)
+decodes each file into a staging file. Under the repo lock the new tree is computed, large
+files are moved into the LFS store, blobs are written, and `update-ref` moves the branch as
+the last and only visible step."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
-
-import orjson
 
 from embedhub.errors import EmbedhubError, Kind
+from embedhub.hub.commitbody import CommitRequest
 from embedhub.hub.gitrepo import GitRepo
-from embedhub.hub.lfs import OID_RE, ObjectStore, Pointer, is_lfs_path, lfs_rules
-from embedhub.hub.paths import bad, file_path, folder_path
+from embedhub.hub.lfs import ObjectStore, Pointer, is_lfs_path, lfs_rules
+from embedhub.hub.paths import bad
 
 
-@dataclass
-class Staged:
-    path: str
-    tmp: Path
-    size: int
+@dataclass(frozen=True)
+class Objects:
+    """The LFS store, and which of its objects the committing repo may use: an `lfsFile` must
+    point to one (uploaded to this repo), and files the commit stores in LFS become one."""
 
-
-@dataclass
-class CommitRequest:
-    summary: str = ""
-    description: str = ""
-    parent: str | None = None
-    files: list[Staged] = field(default_factory=list)
-    lfs_files: list[tuple[str, str, int | None]] = field(default_factory=list)  # path, oid, size
-    deleted: list[str] = field(default_factory=list)
-    deleted_folders: list[str] = field(default_factory=list)
-
-    @property
-    def message(self) -> str:
-        summary = self.summary.strip() or "Update files"
-        return f"{summary}\n\n{self.description.strip()}" if self.description.strip() else summary
-
-
-def parse_body(body: BinaryIO, staging: Path) -> CommitRequest:
-    req = CommitRequest()
-    seen: set[str] = set()
-    for number, line in enumerate(body, start=1):
-        if not line.strip():
-            continue
-        item, content = _split_content(line)
-        try:
-            item = orjson.loads(item)
-        except orjson.JSONDecodeError:
-            raise bad(f"Commit body line {number} is not valid JSON (expected ndjson)") from None
-        if not isinstance(item, dict) or not isinstance(item.get("value"), dict):
-            raise bad(f'Commit body line {number}: expected {{"key": ..., "value": {{...}}}}')
-        if content is not None:
-            item["value"]["content"] = content
-        _add(req, item.get("key"), item["value"], number, staging, seen)
-    if not req.summary.strip():
-        raise bad(
-            "The commit has no summary: the first line must be "
-            '{"key": "header", "value": {"summary": "..."}}'
-        )
-    return req
-
-
-_B64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
-
-
-def _split_content(line: bytes) -> tuple[bytes, bytes | None]:
-    """A file line carries its content as one long base64 string. Parsing it as a JSON string
-    costs more than everything else in a commit, and base64 needs no JSON unescaping (bar an
-    optional `\\/`), so the content is cut out of the raw line and the small rest is parsed.
-    Anything unusual falls back to plain JSON parsing."""
-    key = line.find(b'"content"')
-    if key < 0 or len(line) < 4096:
-        return line, None
-    pos = key + len(b'"content"')
-    while line[pos : pos + 1] in (b" ", b"\t"):
-        pos += 1
-    if line[pos : pos + 1] != b":":
-        return line, None
-    pos += 1
-    while line[pos : pos + 1] in (b" ", b"\t"):
-        pos += 1
-    if line[pos : pos + 1] != b'"':
-        return line, None
-    end = line.find(b'"', pos + 1)
-    if end < 0:
-        return line, None
-    content = line[pos + 1 : end]
-    if b"\\" in content:
-        content = content.replace(b"\\/", b"/")
-    if not _B64.issuperset(content[:64]) or not _B64.issuperset(content[-64:]):
-        return line, None
-    return line[:pos] + b'""' + line[end + 1 :], content
-
-
-def _add(
-    req: CommitRequest, key: object, value: dict, number: int, staging: Path, seen: set[str]
-) -> None:
-    where = f"Commit body line {number} ({key})"
-    if key == "header":
-        req.summary = _str(value.get("summary", ""), f"{where}: summary")
-        req.description = _str(value.get("description", "") or "", f"{where}: description")
-        parent = value.get("parentCommit")
-        if parent is not None and not (isinstance(parent, str) and len(parent) == 40):
-            raise bad(f"{where}: parentCommit must be a 40-character commit id")
-        req.parent = parent
-        return
-    if key not in ("file", "lfsFile", "deletedFile", "deletedFolder"):
-        raise bad(
-            f"{where}: unknown key; expected header, file, lfsFile, deletedFile or deletedFolder"
-        )
-    path = value.get("path")
-    path = (
-        folder_path(path, f"{where}: path")
-        if key == "deletedFolder"
-        else file_path(path, f"{where}: path")
-    )
-    if key in ("file", "lfsFile"):
-        if path in seen:
-            raise bad(f"{where}: {path!r} is added twice in one commit")
-        seen.add(path)
-    if key == "file":
-        req.files.append(_stage(value, path, where, staging))
-    elif key == "lfsFile":
-        oid, size = value.get("oid"), value.get("size")
-        if (
-            value.get("algo", "sha256") != "sha256"
-            or not isinstance(oid, str)
-            or not OID_RE.match(oid)
-        ):
-            raise bad(f"{where}: expected algo 'sha256' and oid as 64 lowercase hex characters")
-        if size is not None and (not isinstance(size, int) or size < 0):
-            raise bad(f"{where}: size must be a non-negative integer")
-        req.lfs_files.append((path, oid, size))
-    elif key == "deletedFile":
-        req.deleted.append(path)
-    else:
-        if not path:
-            raise bad(f"{where}: deleting the root folder is not allowed; delete the repo")
-        req.deleted_folders.append(path)
-
-
-def _str(value: object, what: str) -> str:
-    if not isinstance(value, str):
-        raise bad(f"{what} must be a string")
-    return value
-
-
-def _stage(value: dict, path: str, where: str, staging: Path) -> Staged:
-    content, encoding = value.get("content"), value.get("encoding", "base64")
-    if not isinstance(content, str | bytes):
-        raise bad(f"{where}: content must be a string")
-    if isinstance(content, bytes) and encoding != "base64":
-        content = content.decode(errors="replace")
-    if encoding == "base64":
-        try:
-            data = base64.b64decode(content, validate=True)
-        except (binascii.Error, ValueError):
-            raise bad(f"{where}: content of {path!r} is not valid base64") from None
-    elif encoding in ("utf-8", "utf8", None):
-        data = content.encode() if isinstance(content, str) else content
-    else:
-        raise bad(f"{where}: encoding must be 'base64' or 'utf-8'")
-    fd, name = tempfile.mkstemp(dir=staging, prefix="file-")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    return Staged(path, Path(name), len(data))
+    store: ObjectStore
+    visible: Callable[[str], bool]
+    link: Callable[[list[str]], None]
 
 
 def apply(
-    repo: GitRepo, lfs: ObjectStore, branch: str, req: CommitRequest, author: str, threshold: int
+    repo: GitRepo, objects: Objects, branch: str, req: CommitRequest, author: str, threshold: int
 ) -> str:
     """Call with the repo lock held. Returns the new commit id."""
     head = repo.resolve(f"refs/heads/{branch}")
@@ -199,19 +52,23 @@ def apply(
     _delete(files, req)
     rules = lfs_rules(_gitattributes(repo, files, req))
     blob_sources: list[tuple[str, Path]] = []
+    stored: list[str] = []
     scratch = Path(tempfile.mkdtemp(dir=repo.path, prefix="embedhub-blobs-"))
     try:
         for staged in req.files:
             if staged.size >= threshold or is_lfs_path(rules, staged.path):
-                pointer = lfs.put_file(staged.tmp)
+                pointer = objects.store.put_file(staged.tmp, staged.sha256)
+                stored.append(pointer.oid)
                 blob_sources.append((staged.path, _write(scratch, pointer.encode())))
             else:
                 blob_sources.append((staged.path, staged.tmp))
         for path, oid, size in req.lfs_files:
-            blob_sources.append((path, _write(scratch, _lfs_pointer(lfs, path, oid, size))))
+            pointer = _lfs_pointer(objects, path, oid, size)
+            blob_sources.append((path, _write(scratch, pointer)))
         shas = repo.write_blobs([src for _, src in blob_sources])
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    objects.link(stored)  # before the branch moves: a reader of the commit may read them
     for (path, _), sha in zip(blob_sources, shas, strict=True):
         files[path] = ("100644", sha)
     _check_conflicts(files)
@@ -249,13 +106,14 @@ def _gitattributes(repo: GitRepo, files: dict[str, tuple[str, str]], req: Commit
     return ""
 
 
-def _lfs_pointer(lfs: ObjectStore, path: str, oid: str, size: int | None) -> bytes:
-    stored = lfs.size(oid)
-    if stored is None:
+def _lfs_pointer(objects: Objects, path: str, oid: str, size: int | None) -> bytes:
+    # The same answer whether the object is missing or belongs to another repo only.
+    stored = objects.store.size(oid)
+    if stored is None or not objects.visible(oid):
         raise EmbedhubError(
             Kind.BAD_REQUEST,
-            f"LFS object {oid} for {path!r} was never uploaded: upload it through the LFS "
-            "batch API before committing",
+            f"LFS object {oid} for {path!r} was never uploaded to this repo: upload it "
+            "through the LFS batch API (or preupload) before committing",
         )
     if size is not None and size != stored:
         raise bad(f"LFS object {oid} for {path!r} has {stored} bytes, not {size}")

@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 from embedhub.hub.lfs import MAX_POINTER_SIZE, Pointer, parse_pointer
@@ -102,12 +103,10 @@ class GitRepo:
 
     @classmethod
     def init(cls, path: Path, branch: str = "main") -> GitRepo:
-        subprocess.run(
-            ["git", "init", "--quiet", "--bare", f"--initial-branch={branch}", str(path)],
-            check=True,
-            capture_output=True,
-            env=git_env(),
-        )
+        cmd = ["git", "init", "--quiet", "--bare", f"--initial-branch={branch}", str(path)]
+        proc = subprocess.run(cmd, capture_output=True, env=git_env())
+        if proc.returncode != 0:
+            raise GitError(f"git init failed: {proc.stderr.decode(errors='replace').strip()}")
         repo = cls(path)
         # Pushes that rewrite history would orphan commits clients already hold; the Hub
         # allows them, and so do we, but deleting the default branch is refused.
@@ -131,7 +130,8 @@ class GitRepo:
 
     def refs(self, prefix: str) -> list[tuple[str, str]]:
         out = self.run("for-each-ref", "--format=%(refname)%00%(objectname)", prefix)
-        return [tuple(line.split("\0", 1)) for line in out.decode().splitlines()]  # type: ignore[misc]
+        lines = out.decode(errors="replace").splitlines()
+        return [tuple(line.split("\0", 1)) for line in lines]  # type: ignore[misc]
 
     def object_type(self, commit: str, path: str) -> str | None:
         spec = f"{commit}:{path}" if path else f"{commit}^{{tree}}"
@@ -167,26 +167,71 @@ class GitRepo:
         result = {}
         for raw in out.split(b"\0"):
             if raw:
-                meta, path = raw.decode().split("\t", 1)
+                # surrogateescape: a name that is not UTF-8 (pushed before pushes were
+                # checked) is written back byte for byte by make_commit, never renamed.
+                meta, path = raw.decode("utf-8", "surrogateescape").split("\t", 1)
                 mode, _type, sha = meta.split()
                 result[path] = (mode, sha)
         return result
 
     def read_blobs(self, shas: list[str]) -> dict[str, bytes]:
+        return dict(self.iter_objects(shas))
+
+    def iter_objects(self, shas: list[str]) -> Iterator[tuple[str, bytes]]:
+        """(sha, content) of each object that exists, in order, read one at a time from one
+        `git cat-file --batch` (the ids go in through a file: no pipe can fill up both ways)."""
         if not shas:
-            return {}
-        out = self.run("cat-file", "--batch", input="".join(f"{s}\n" for s in shas).encode())
-        result, pos = {}, 0
-        for sha in shas:
-            header_end = out.index(b"\n", pos)
-            header = out[pos:header_end].split()
-            if header[1] == b"missing":
-                pos = header_end + 1
-                continue
-            size = int(header[2])
-            result[sha] = out[header_end + 1 : header_end + 1 + size]
-            pos = header_end + 1 + size + 1
-        return result
+            return
+        with tempfile.TemporaryFile() as ids:
+            ids.write("".join(f"{s}\n" for s in shas).encode())
+            ids.seek(0)
+            cmd = ["git", f"--git-dir={self.path}", "cat-file", "--batch"]
+            proc = subprocess.Popen(cmd, stdin=ids, stdout=subprocess.PIPE, env=git_env())
+            assert proc.stdout is not None
+            try:
+                for sha in shas:
+                    header = proc.stdout.readline().split()
+                    if len(header) != 3:  # "<sha> missing"
+                        continue
+                    data = proc.stdout.read(int(header[2]))
+                    proc.stdout.read(1)  # the newline after each object
+                    yield sha, data
+            finally:
+                proc.stdout.close()
+                proc.kill()
+                proc.wait()
+
+    def object_info(self, shas: list[str]) -> list[tuple[str, str, int]]:
+        """(sha, type, size) of each object that exists."""
+        if not shas:
+            return []
+        out = self.run("cat-file", "--batch-check", input="".join(f"{s}\n" for s in shas).encode())
+        found = []
+        for line in out.decode().splitlines():
+            fields = line.split()
+            if len(fields) == 3:
+                found.append((fields[0], fields[1], int(fields[2])))
+        return found
+
+    def new_objects(self, tips: list[str]) -> list[tuple[str, str, int]]:
+        """(sha, type, size) of every object reachable from `tips` but from no ref: what a push
+        adds (run in its quarantine, before the refs move)."""
+        out = self.run("rev-list", "--objects", "--no-object-names", *tips, "--not", "--all")
+        return self.object_info(out.decode().split())
+
+    def all_objects(self) -> list[tuple[str, str, int]]:
+        out = self.run("rev-list", "--objects", "--no-object-names", "--all")
+        return self.object_info(out.decode().split())
+
+    def pointers(self, objects: list[tuple[str, str, int]]) -> list[tuple[str, Pointer]]:
+        """(blob sha, pointer) for the blobs among `objects` that are LFS pointers."""
+        small = [s for s, type_, size in objects if type_ == "blob" and size <= MAX_POINTER_SIZE]
+        found = []
+        for sha, data in self.iter_objects(small):
+            pointer = parse_pointer(data)
+            if pointer is not None:
+                found.append((sha, pointer))
+        return found
 
     def _with_pointers(self, entries: list[Entry]) -> list[Entry]:
         small = [e.sha for e in entries if e.type == "blob" and e.size <= MAX_POINTER_SIZE]
@@ -198,17 +243,11 @@ class GitRepo:
         return out
 
     def log(self, rev: str, limit: int = 0, skip: int = 0) -> list[CommitMeta]:
-        args = ["log", "--format=%H%x00%an%x00%aI%x00%B%x1e", f"--skip={skip}"]
-        if limit:
-            args.append(f"-n{limit}")
-        out = self.run(*args, rev, "--").decode(errors="replace")
-        commits = []
-        for record in out.split("\x1e"):
-            record = record.strip("\n")
-            if record:
-                sha, author, date, message = record.split("\0", 3)
-                commits.append(CommitMeta(sha, author, date, message.strip()))
-        return commits
+        """Commits from `rev` back, newest first. Read as raw commit objects (sizes known, no
+        separator a message could contain), so any summary and any pushed bytes parse."""
+        args = ["rev-list", f"--skip={skip}"] + ([f"--max-count={limit}"] if limit else [])
+        shas = self.run(*args, rev, "--").decode().split()
+        return [parse_commit(sha, raw) for sha, raw in self.iter_objects(shas)]
 
     def count_commits(self, rev: str) -> int:
         return int(self.run("rev-list", "--count", rev, "--").decode().strip())
@@ -233,7 +272,8 @@ class GitRepo:
             env = git_env(GIT_INDEX_FILE=str(Path(tmp) / "index"))
             self.run("read-tree", "--empty", env=env)
             listing = "".join(f"{mode} blob {sha}\t{path}\0" for path, (mode, sha) in files.items())
-            self.run("update-index", "-z", "--index-info", input=listing.encode(), env=env)
+            data = listing.encode("utf-8", "surrogateescape")
+            self.run("update-index", "-z", "--index-info", input=data, env=env)
             tree = self.run("write-tree", env=env).decode().strip()
         email = f"{author}@users.noreply.embedhub"
         env = git_env(
@@ -257,6 +297,40 @@ class GitRepo:
 
 
 def _entry(raw: bytes, prefix: str) -> Entry:
-    meta, path = raw.decode().split("\t", 1)
+    # Pushes with names that are not UTF-8 are refused (hub/prereceive.py); one that got in
+    # earlier is shown with U+FFFD rather than breaking every listing of the repo.
+    meta, path = raw.decode(errors="replace").split("\t", 1)
     mode, type_, sha, size = meta.split()
     return Entry(prefix + path, type_, mode, sha, int(size) if size != "-" else 0)
+
+
+def parse_commit(sha: str, raw: bytes) -> CommitMeta:
+    """A raw commit object: header lines, a blank line, the message. Bytes that are not valid
+    in the commit's encoding become U+FFFD."""
+    head, _, body = raw.partition(b"\n\n")
+    fields: dict[bytes, bytes] = {}
+    for line in head.split(b"\n"):
+        if line and not line.startswith(b" "):  # " ..." continues a multi-line header
+            key, _, value = line.partition(b" ")
+            fields.setdefault(key, value)
+    encoding = fields.get(b"encoding", b"utf-8").decode("ascii", "replace")
+    try:
+        message = body.decode(encoding, "replace")
+    except LookupError:
+        message = body.decode("utf-8", "replace")
+    name, date = _person(fields.get(b"author", b""))
+    return CommitMeta(sha, name, date, message.strip())
+
+
+def _person(value: bytes) -> tuple[str, str]:
+    """`Name <email> 1700000000 +0100` -> (name, ISO 8601 date in that zone)."""
+    name, _, rest = value.rpartition(b" <")
+    stamp = rest.rpartition(b"> ")[2].split()
+    try:
+        seconds, zone = int(stamp[0]), stamp[1].decode()
+        sign = -1 if zone.startswith("-") else 1
+        offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5])) * sign
+        date = datetime.fromtimestamp(seconds, timezone(offset)).isoformat()
+    except (IndexError, ValueError, OverflowError, OSError):
+        date = datetime.fromtimestamp(0, UTC).isoformat()
+    return name.decode("utf-8", "replace"), date

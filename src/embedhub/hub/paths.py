@@ -18,9 +18,10 @@ from embedhub.errors import EmbedhubError, Kind
 REPO_TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
 URL_PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
 
-# A ref name git accepts and that can't be taken for an option or a range.
-_REV_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]{0,254}$")
-SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+# A ref name git accepts and that can't be taken for an option or a range. Every pattern
+# here is used with fullmatch: `$` would also match before a final newline.
+_REV_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./-]{0,254}")
+COMMIT_ID_RE = re.compile(r"[0-9a-f]{40}")
 
 
 @dataclass(frozen=True)
@@ -67,20 +68,50 @@ def file_path(path: object, what: str = "path") -> str:
     under `.git/`, no NUL or control characters."""
     if not isinstance(path, str) or not path:
         raise bad(f"{what} must be a non-empty string")
-    if any(ord(c) < 32 or c == "\x7f" for c in path):
-        raise bad(f"{what} {path!r} contains NUL or control characters")
-    if path.startswith("/") or "\\" in path:
+    if path.startswith("/"):
         raise bad(f"{what} {path!r} must be relative and use '/' as separator")
-    parts = path.split("/")
-    if any(p == "" for p in parts):
-        raise bad(f"{what} {path!r} has an empty segment ('//' or a trailing '/')")
-    if any(p in (".", "..") for p in parts):
-        raise bad(f"{what} {path!r} must not contain '.' or '..' segments")
-    if parts[0] == ".git" or any(p.lower() == ".git" for p in parts):
-        raise bad(f"{what} {path!r} points into .git, which is not part of the repo's files")
+    for segment in path.split("/"):
+        problem = name_problem(segment)
+        if problem:
+            raise bad(f"{what} {path!r} {problem}")
     if len(path.encode()) > 4096:
         raise bad(f"{what} is longer than 4096 bytes")
     return path
+
+
+def name_problem(name: str) -> str | None:
+    """Why one file or folder name can't be part of a repo (None: it can). The commit API and
+    the check on git pushes (hub/prereceive.py) both use this rule."""
+    if name == "":
+        return "has an empty segment ('//' or a trailing '/')"
+    if any(ord(c) < 32 or c == "\x7f" for c in name):
+        return "contains NUL or control characters"
+    if "\\" in name:
+        return "must be relative and use '/' as separator"
+    if name in (".", ".."):
+        return "must not contain '.' or '..' segments"
+    if name.lower() == ".git":
+        return "points into .git, which is not part of the repo's files"
+    return None
+
+
+def ref_problem(ref: str) -> str | None:
+    """Why a ref can't be created or moved by a push (None: it can). Only branches and tags
+    whose names the API can address: `refs/heads/NAME` and `refs/tags/NAME`, where NAME is
+    a valid revision with no part that starts like an option or a hidden file, and is
+    neither `HEAD` nor a commit id."""
+    kind, _, name = ref[len("refs/") :].partition("/") if ref.startswith("refs/") else ("", "", "")
+    if kind not in ("heads", "tags"):
+        return "only branches (refs/heads/...) and tags (refs/tags/...) can be pushed"
+    try:
+        revision(name)
+    except EmbedhubError:
+        return "use letters, digits, '_', '-', '.' and '/' (starting with a letter or digit)"
+    if any(part.startswith(("-", ".")) or not part for part in name.split("/")):
+        return "no part of the name may be empty or start with '-' or '.'"
+    if name == "HEAD" or COMMIT_ID_RE.fullmatch(name):
+        return "HEAD or a 40-character commit id can't be a branch or tag name"
+    return None
 
 
 def folder_path(path: object, what: str = "path") -> str:
@@ -94,7 +125,7 @@ def folder_path(path: object, what: str = "path") -> str:
 
 def revision(value: str) -> str:
     """A branch, tag, `refs/...` name or commit id, already URL-decoded."""
-    if not _REV_RE.match(value) or ".." in value or value.endswith((".lock", "/", ".")):
+    if not _REV_RE.fullmatch(value) or ".." in value or value.endswith((".lock", "/", ".")):
         raise bad(
             f"Invalid revision {value!r}: expected a branch or tag name, a refs/... name, "
             "or a 40-character commit id"
