@@ -217,3 +217,26 @@ def test_validate_yaml_and_refs_shape(server, repo):
                         timeout=10).json()
     assert set(refs) == {"branches", "converts", "tags", "pullRequests"}
     assert json.dumps(refs["branches"][0]["name"]) == '"main"'
+
+
+def test_big_git_blob_streams_with_ranges(server, fresh_repo):
+    """A file kept in git (not LFS) bigger than what is read in one go comes from a pipe,
+    with the same headers and ranges as any other (issue 8, D6)."""
+    import os
+
+    repo_id, token = fresh_repo
+    data = os.urandom(3 * 1024 * 1024 + 7)
+    r = commit(server, token, repo_id, [header(), file_line("big.txt", data)])
+    assert r.status_code == 200, r.text
+    url = f"{server.url}/datasets/{repo_id}/resolve/main/big.txt"
+    head = requests.head(url, headers={"Accept-Encoding": "identity"}, timeout=30)
+    assert int(head.headers["Content-Length"]) == len(data)
+    assert "X-Linked-Size" not in head.headers
+    assert requests.get(url, timeout=30).content == data
+    part = requests.get(url, headers={"Range": "bytes=2000000-2000009"}, timeout=30)
+    assert part.status_code == 206 and part.content == data[2000000:2000010]
+    assert part.headers["Content-Range"] == f"bytes 2000000-2000009/{len(data)}"
+    tail = requests.get(url, headers={"Range": "bytes=-5"}, timeout=30)
+    assert tail.content == data[-5:]
+    past = requests.get(url, headers={"Range": f"bytes={len(data)}-"}, timeout=30)
+    assert past.status_code == 416

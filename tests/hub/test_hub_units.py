@@ -19,8 +19,23 @@ def test_good_paths(path):
     assert file_path(path) == path
 
 
-@pytest.mark.parametrize("path", ["", "/a", "a/../b", "..", "./a", "a//b", "a/", ".git/HEAD",
-                                  "x/.GIT/config", "a\x00b", "a\\b", 5])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "",
+        "/a",
+        "a/../b",
+        "..",
+        "./a",
+        "a//b",
+        "a/",
+        ".git/HEAD",
+        "x/.GIT/config",
+        "a\x00b",
+        "a\\b",
+        5,
+    ],
+)
 def test_bad_paths(path):
     with pytest.raises(EmbedhubError) as info:
         file_path(path)
@@ -33,12 +48,21 @@ def test_revisions_and_raw_segments():
         with pytest.raises(EmbedhubError):
             revision(bad)
     assert split_raw(b"/api/datasets/a/b/tree/refs%2Fconvert%2Fparquet/x%20y") == [
-        "api", "datasets", "a", "b", "tree", "refs/convert/parquet", "x y"]
+        "api",
+        "datasets",
+        "a",
+        "b",
+        "tree",
+        "refs/convert/parquet",
+        "x y",
+    ]
 
 
 def test_gitattributes_rules():
-    rules = lfs_rules("# comment\n*.gz filter=lfs diff=lfs merge=lfs -text\n"
-                      "data/**/*.bin filter=lfs\n/top.csv filter=lfs\nkeep.gz -filter\n")
+    rules = lfs_rules(
+        "# comment\n*.gz filter=lfs diff=lfs merge=lfs -text\n"
+        "data/**/*.bin filter=lfs\n/top.csv filter=lfs\nkeep.gz -filter\n"
+    )
     assert is_lfs_path(rules, "x.gz") and is_lfs_path(rules, "deep/dir/x.gz")
     assert is_lfs_path(rules, "data/a/b/y.bin") and is_lfs_path(rules, "data/y.bin")
     assert not is_lfs_path(rules, "other/y.bin")
@@ -92,3 +116,75 @@ def test_update_ref_is_compare_and_swap(tmp_path):
     assert not repo.update_ref("main", other, first)  # someone moved it: refused
     assert repo.resolve("main") == second
     assert sorted(repo.files(second)) == ["b.txt"]
+
+
+@pytest.mark.parametrize("value", ["main\n", "x\n"])
+def test_a_final_newline_is_no_match(value):
+    """`$` matches before a final newline; every check uses fullmatch (issue 8, D13)."""
+    from embedhub.db import NameError_, check_name
+    from embedhub.hub.lfs import OID_RE
+
+    with pytest.raises(EmbedhubError):
+        revision(value)
+    with pytest.raises(NameError_):
+        check_name(value, "repo")
+    assert not OID_RE.fullmatch("a" * 64 + "\n")
+    with pytest.raises(EmbedhubError):
+        file_path("a.txt\n")
+
+
+@pytest.mark.parametrize(
+    "ref, ok",
+    [
+        ("refs/heads/main", True),
+        ("refs/heads/feature/x-1.2", True),
+        ("refs/tags/v1", True),
+        ("refs/heads/HEAD", False),
+        ("refs/heads/-n", False),
+        ("refs/meta/config", False),
+        ("refs/heads/a/-b", False),
+        ("refs/heads/a/.b", False),
+        ("refs/pr/1", False),
+        ("refs/heads/" + "a" * 40, False),
+        ("HEAD", False),
+        ("refs/heads/", False),
+    ],
+)
+def test_which_refs_a_push_may_write(ref, ok):
+    from embedhub.hub.paths import ref_problem
+
+    assert (ref_problem(ref) is None) == ok
+
+
+def test_tree_names_a_push_may_not_add():
+    from embedhub.hub.prereceive import tree_problems
+
+    def tree(*entries: tuple[bytes, bytes]) -> bytes:
+        return b"".join(mode + b" " + name + b"\0" + b"\x01" * 20 for mode, name in entries)
+
+    good = tree((b"100644", b"a.txt"), (b"40000", "d\u00e9j\u00e0".encode()))
+    assert list(tree_problems(good)) == []
+    bad = tree(
+        (b"100644", b"caf\xe9"),
+        (b"40000", b".git"),
+        (b"100644", b"a\x01"),
+        (b"160000", b"sub"),
+        (b"40000", b".."),
+    )
+    problems = list(tree_problems(bad))
+    assert len(problems) == 5 and "not UTF-8" in problems[0] and "submodule" in problems[3]
+
+
+def test_commit_objects_parse_whatever_they_hold():
+    from embedhub.hub.gitrepo import parse_commit
+
+    raw = (
+        b"tree " + b"1" * 40 + b"\nauthor Jos\xe9 <j@x> 1700000000 +0130\n"
+        b"committer x <x@x> 1700000000 +0000\nencoding ISO-8859-1\n"
+        b"gpgsig -----BEGIN\n \n -----END\n\ncaf\xe9\x1e\n\nbody\n"
+    )
+    c = parse_commit("c" * 40, raw)
+    assert c.author == "Jos\ufffd" and c.message == "caf\xe9\x1e\n\nbody"
+    assert c.date == "2023-11-14T23:43:20+01:30" and c.title == "caf\xe9\x1e"
+    broken = parse_commit("d" * 40, b"tree x\nauthor nobody\n\n\xff")
+    assert broken.message == "\ufffd" and broken.date.startswith("1970")
