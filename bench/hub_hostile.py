@@ -3,7 +3,7 @@
 (RSS growth < 300 MB for any single request the default limits allow; /health never stalls
 for more than 1 s).
 
-    .venv/bin/python bench/hub_hostile.py [--mb 600] [--downloads 10]
+    .venv/bin/python bench/hub_hostile.py [--mb 600] [--downloads 10] [--only D6,D7]
 
 It starts its own `embedhub serve` on a temporary data directory, with a huge LFS threshold
 so that big files stay in git (the D6 case: a big non-LFS file)."""
@@ -157,6 +157,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=600, help="size of the one-file commit")
     parser.add_argument("--downloads", type=int, default=10)
+    parser.add_argument("--only", default="", help="run only these, e.g. D6,D7")
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="embedhub-hostile-"))
     proc, url = start(data_dir)
@@ -190,6 +191,8 @@ def main() -> None:
         print(f"{'scenario':38} {'answer':28} {'RSS growth':>12} {'worst /health':>14}")
         run: Callable[[], str]
         for name, run in scenarios(url, token, "bench/r", args.mb, args.downloads):
+            if args.only and name.split()[0] not in args.only.split(","):
+                continue
             with Watch(url, proc.pid) as w:
                 try:
                     answer = run()
