@@ -20,11 +20,16 @@ def make_repo(server, user: str) -> tuple[str, str]:
     token = server.token(user)
     repo_id = f"{user}/data"
     assert create_repo(server, token, repo_id).status_code == 200
-    r = commit(server, token, repo_id, [
-        header("add files"),
-        file_line("dir/hello.txt", b"hello world"),
-        file_line("data/x.parquet", b"PAR1" + bytes(range(256)) * 40 + b"PAR1"),
-    ])
+    r = commit(
+        server,
+        token,
+        repo_id,
+        [
+            header("add files"),
+            file_line("dir/hello.txt", b"hello world"),
+            file_line("data/x.parquet", b"PAR1" + bytes(range(256)) * 40 + b"PAR1"),
+        ],
+    )
     assert r.status_code == 200, r.text
     return repo_id, token
 
@@ -53,9 +58,12 @@ def test_typed_not_found_errors(server, repo):
     assert len(r.headers["X-Repo-Commit"]) == 40
     r = requests.get(f"{base}/{repo_id}/tree/main/no-dir", timeout=10)
     assert (r.status_code, r.headers["X-Error-Code"]) == (404, "EntryNotFound")
-    r = requests.delete(f"{server.url}/api/repos/delete", headers=auth(repo[1]), timeout=10,
-                        json={"name": "missing", "organization": repo_id.split("/")[0],
-                              "type": "dataset"})
+    r = requests.delete(
+        f"{server.url}/api/repos/delete",
+        headers=auth(repo[1]),
+        timeout=10,
+        json={"name": "missing", "organization": repo_id.split("/")[0], "type": "dataset"},
+    )
     assert (r.status_code, r.headers["X-Error-Code"]) == (404, "RepoNotFound")
 
 
@@ -67,15 +75,21 @@ def test_encoded_revision_is_one_segment(server, repo):
     assert r.status_code == 200 and r.json()["sha"] == sha
     tree = requests.get(f"{base}/tree/refs%2Fheads%2Fmain/dir", timeout=10).json()
     assert [e["path"] for e in tree] == ["dir/hello.txt"]
-    r = requests.get(f"{server.url}/datasets/{repo_id}/resolve/refs%2Fheads%2Fmain/dir/hello.txt",
-                     timeout=10)
+    r = requests.get(
+        f"{server.url}/datasets/{repo_id}/resolve/refs%2Fheads%2Fmain/dir/hello.txt", timeout=10
+    )
     assert r.content == b"hello world" and r.headers["X-Repo-Commit"] == sha
     r = requests.get(f"{base}/revision/{sha}", timeout=10)
     assert r.json()["sha"] == sha
-    r = requests.post(f"{base}/paths-info/{sha}", data={"paths": ["dir", "dir/hello.txt",
-                      "nope"], "expand": "false"}, timeout=10)
-    assert [(e["type"], e["path"]) for e in r.json()] == [("directory", "dir"),
-                                                         ("file", "dir/hello.txt")]
+    r = requests.post(
+        f"{base}/paths-info/{sha}",
+        data={"paths": ["dir", "dir/hello.txt", "nope"], "expand": "false"},
+        timeout=10,
+    )
+    assert [(e["type"], e["path"]) for e in r.json()] == [
+        ("directory", "dir"),
+        ("file", "dir/hello.txt"),
+    ]
 
 
 def test_resolve_headers_and_ranges(server, repo):
@@ -83,8 +97,7 @@ def test_resolve_headers_and_ranges(server, repo):
     url = f"{server.url}/datasets/{repo_id}/resolve/main"
     content = b"PAR1" + bytes(range(256)) * 40 + b"PAR1"
     for path, body in (("dir/hello.txt", b"hello world"), ("data/x.parquet", content)):
-        head = requests.head(f"{url}/{path}", headers={"Accept-Encoding": "identity"},
-                             timeout=10)
+        head = requests.head(f"{url}/{path}", headers={"Accept-Encoding": "identity"}, timeout=10)
         assert head.status_code == 200
         assert int(head.headers["Content-Length"]) == len(body)
         assert head.headers["Accept-Ranges"] == "bytes" and "/" not in head.headers["ETag"]
@@ -93,15 +106,27 @@ def test_resolve_headers_and_ranges(server, repo):
         assert part.headers["Content-Range"] == f"bytes 2-5/{len(body)}"
         tail = requests.get(f"{url}/{path}", headers={"Range": "bytes=-4"}, timeout=10)
         assert tail.status_code == 206 and tail.content == body[-4:]
-        bad = requests.get(f"{url}/{path}", headers={"Range": f"bytes={len(body) + 5}-"},
-                           timeout=10)
+        bad = requests.get(
+            f"{url}/{path}", headers={"Range": f"bytes={len(body) + 5}-"}, timeout=10
+        )
         assert bad.status_code == 416
     lfs_etag = requests.head(f"{url}/data/x.parquet", timeout=10).headers["ETag"]
     assert lfs_etag.strip('"') == hashlib.sha256(content).hexdigest()
 
 
-@pytest.mark.parametrize("path", ["../escape.txt", "/abs.txt", ".git/config", "a//b.txt",
-                                  "a/./b.txt", "nul\u0000.txt", "dir/.git/hooks/x", "trail/"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "../escape.txt",
+        "/abs.txt",
+        ".git/config",
+        "a//b.txt",
+        "a/./b.txt",
+        "nul\u0000.txt",
+        "dir/.git/hooks/x",
+        "trail/",
+    ],
+)
 def test_bad_paths_are_400(server, repo, path):
     repo_id, token = repo
     r = commit(server, token, repo_id, [header(), file_line(path, b"x")])
@@ -111,48 +136,79 @@ def test_bad_paths_are_400(server, repo, path):
 
 def test_bad_path_in_url_is_400(server, repo):
     repo_id, _ = repo
-    for url in (f"/datasets/{repo_id}/resolve/main/a/%2E%2E/b", f"/api/datasets/{repo_id}/tree/"
-                "main/..%2Fx", f"/datasets/{repo_id}/resolve/main/.git/config",
-                f"/api/datasets/{repo_id}/tree/bad..rev"):
+    for url in (
+        f"/datasets/{repo_id}/resolve/main/a/%2E%2E/b",
+        f"/api/datasets/{repo_id}/tree/main/..%2Fx",
+        f"/datasets/{repo_id}/resolve/main/.git/config",
+        f"/api/datasets/{repo_id}/tree/bad..rev",
+    ):
         r = requests.get(server.url + url, timeout=10)
         assert r.status_code == 400, (url, r.text)
 
 
-@pytest.mark.parametrize("body, needle", [
-    (b"not json at all\n", "not valid JSON"),
-    (b'{"key": "header", "value": {"summary": "x"}}\n{"key": "bogus", "value": {}}', "unknown"),
-    (b'{"key": "file", "value": {"path": "a.txt", "content": "!!!", "encoding": "base64"}}',
-     "base64"),
-    (b'{"key": "file", "value": {"path": "a.txt", "content": "eA==", "encoding": "base64"}}',
-     "summary"),
-    (b'{"key": "header", "value": {"summary": "x"}}\n{"key": "lfsFile", "value": {"path": '
-     b'"a.bin", "algo": "sha256", "oid": "' + b"ab" * 32 + b'", "size": 3}}', "never uploaded"),
-    (b'{"key": "header", "value": {"summary": "x"}}\n{"key": "deletedFile", "value": '
-     b'{"path": "nope.txt"}}', "no such file"),
-    (b'{"key": "header", "value": {"summary": "x"}}\n[1, 2]', "expected"),
-])
+@pytest.mark.parametrize(
+    "body, needle",
+    [
+        (b"not json at all\n", "not valid JSON"),
+        (b'{"key": "header", "value": {"summary": "x"}}\n{"key": "bogus", "value": {}}', "unknown"),
+        (
+            b'{"key": "file", "value": {"path": "a.txt", "content": "!!!", "encoding": "base64"}}',
+            "base64",
+        ),
+        (
+            b'{"key": "file", "value": {"path": "a.txt", "content": "eA==", "encoding": "base64"}}',
+            "summary",
+        ),
+        (
+            b'{"key": "header", "value": {"summary": "x"}}\n{"key": "lfsFile", "value": {"path": '
+            b'"a.bin", "algo": "sha256", "oid": "' + b"ab" * 32 + b'", "size": 3}}',
+            "never uploaded",
+        ),
+        (
+            b'{"key": "header", "value": {"summary": "x"}}\n{"key": "deletedFile", "value": '
+            b'{"path": "nope.txt"}}',
+            "no such file",
+        ),
+        (b'{"key": "header", "value": {"summary": "x"}}\n[1, 2]', "expected"),
+    ],
+)
 def test_bad_commit_bodies_are_4xx(server, repo, body, needle):
     repo_id, token = repo
-    r = requests.post(f"{server.url}/api/datasets/{repo_id}/commit/main", data=body,
-                      headers={**auth(token), "Content-Type": "application/x-ndjson"},
-                      timeout=10)
+    r = requests.post(
+        f"{server.url}/api/datasets/{repo_id}/commit/main",
+        data=body,
+        headers={**auth(token), "Content-Type": "application/x-ndjson"},
+        timeout=10,
+    )
     assert 400 <= r.status_code < 500, r.text
     assert needle in r.json()["error"]
 
 
 def test_bad_json_bodies_are_400(server, repo):
     repo_id, token = repo
-    for url, method in (("/api/repos/create", "post"), ("/api/repos/delete", "delete"),
-                        (f"/api/datasets/{repo_id}/preupload/main", "post"),
-                        (f"/api/datasets/{repo_id}/settings", "put")):
-        r = requests.request(method, server.url + url, data=b"{nope", headers=auth(token),
-                             timeout=10)
+    for url, method in (
+        ("/api/repos/create", "post"),
+        ("/api/repos/delete", "delete"),
+        (f"/api/datasets/{repo_id}/preupload/main", "post"),
+        (f"/api/datasets/{repo_id}/settings", "put"),
+    ):
+        r = requests.request(
+            method, server.url + url, data=b"{nope", headers=auth(token), timeout=10
+        )
         assert r.status_code == 400, (url, r.text)
-    r = requests.post(f"{server.url}/api/datasets/{repo_id}/preupload/main",
-                      json={"files": "x"}, headers=auth(token), timeout=10)
+    r = requests.post(
+        f"{server.url}/api/datasets/{repo_id}/preupload/main",
+        json={"files": "x"},
+        headers=auth(token),
+        timeout=10,
+    )
     assert r.status_code == 400 and "files" in r.json()["error"]
-    r = requests.post(f"{server.url}/api/repos/create", json={"name": "bad name!"},
-                      headers=auth(token), timeout=10)
+    r = requests.post(
+        f"{server.url}/api/repos/create",
+        json={"name": "bad name!"},
+        headers=auth(token),
+        timeout=10,
+    )
     assert r.status_code == 400
 
 
@@ -200,21 +256,28 @@ def test_delete_folder_and_file_dir_conflict(server, fresh_repo):
     repo_id, token = fresh_repo
     clash = commit(server, token, repo_id, [header(), file_line("dir", b"file where a dir is")])
     assert clash.status_code == 409
-    gone = commit(server, token, repo_id, [header(), {"key": "deletedFolder",
-                                                      "value": {"path": "dir/"}}])
+    gone = commit(
+        server, token, repo_id, [header(), {"key": "deletedFolder", "value": {"path": "dir/"}}]
+    )
     assert gone.status_code == 200
-    files = requests.get(f"{server.url}/api/datasets/{repo_id}/tree/main?recursive=1",
-                         timeout=10).json()
+    files = requests.get(
+        f"{server.url}/api/datasets/{repo_id}/tree/main?recursive=1", timeout=10
+    ).json()
     assert not any(e["path"].startswith("dir") for e in files)
 
 
 def test_validate_yaml_and_refs_shape(server, repo):
     repo_id, token = repo
-    r = requests.post(f"{server.url}/api/validate-yaml", json={"content": "a: 1",
-                      "repoType": "dataset"}, headers=auth(token), timeout=10)
+    r = requests.post(
+        f"{server.url}/api/validate-yaml",
+        json={"content": "a: 1", "repoType": "dataset"},
+        headers=auth(token),
+        timeout=10,
+    )
     assert r.json() == {"errors": [], "warnings": []}
-    refs = requests.get(f"{server.url}/api/datasets/{repo_id}/refs?include_prs=1",
-                        timeout=10).json()
+    refs = requests.get(
+        f"{server.url}/api/datasets/{repo_id}/refs?include_prs=1", timeout=10
+    ).json()
     assert set(refs) == {"branches", "converts", "tags", "pullRequests"}
     assert json.dumps(refs["branches"][0]["name"]) == '"main"'
 
