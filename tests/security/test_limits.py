@@ -55,16 +55,18 @@ def mount_tmpfs(path: Path) -> bool:
 def small(tmp_path_factory) -> Iterator:
     data_dir = tmp_path_factory.mktemp("small-home")
     tmpfs = mount_tmpfs(data_dir)
-    for name in LEFTOVERS:
-        (data_dir / name).parent.mkdir(parents=True, exist_ok=True)
-        (data_dir / name).write_bytes(b"x" * 1000)
-        os.utime(data_dir / name, (1_000_000_000, 1_000_000_000))
-    srv = start_server(data_dir, *FLAGS, log_dir=tmp_path_factory.mktemp("small-log"))
-    srv.tmpfs = tmpfs
-    yield srv
-    stop_server(srv)
-    if tmpfs:
-        subprocess.run(["umount", "-l", str(data_dir)], check=False)
+    try:
+        for name in LEFTOVERS:
+            (data_dir / name).parent.mkdir(parents=True, exist_ok=True)
+            (data_dir / name).write_bytes(b"x" * 1000)
+            os.utime(data_dir / name, (1_000_000_000, 1_000_000_000))
+        srv = start_server(data_dir, *FLAGS, log_dir=tmp_path_factory.mktemp("small-log"))
+        srv.tmpfs = tmpfs
+        yield srv
+        stop_server(srv)
+    finally:
+        if tmpfs:  # also when the server failed to start
+            subprocess.run(["umount", "-l", str(data_dir)], check=False)
 
 
 def test_startup_sweep_removed_leftovers(small):
