@@ -1,0 +1,219 @@
+"""The Xet store under `DATA_DIR/xet`: xorb files (`xorbs/ab/<hash>`, as the client sent them),
+the index (see `index.py`) and a `tmp/` folder for uploads in flight.
+
+A xorb is validated in its temp file, then moved into place and indexed under a lock, first
+writer wins: two clients sending the same xorb both succeed and it is stored once (the same
+content can be serialized differently, so a later copy must never replace the indexed one).
+A shard registers its files only when every xorb it names is stored, every term's
+verification hash and the file hash agree with the stored chunk hashes, and the file's bytes
+hash to the sha256 it claims (the sha256 is what git LFS pointers and downloads trust)."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from embedhub.xet import hashes, reader, xorb
+from embedhub.xet.errors import FormatError, MissingError
+from embedhub.xet.index import FileRecord, Index
+from embedhub.xet.shard import CHUNK_FLAG_GLOBAL_DEDUP, FileEntry, Shard, XorbEntry, listing
+from embedhub.xet.shard import build as build_shard
+
+# A global dedup answer lists at most this many xorbs (~50 kB each in the shard).
+DEDUP_ANSWER_XORBS = 64
+DEDUP_ANSWER_TTL = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Registered:
+    files: list[FileRecord]
+    deduplicated: int  # bytes of these files the client did not have to send in this upload
+
+
+class XetStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tmp = root / "tmp"
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.index = Index(root / "index.sqlite")
+        self._sweep()
+
+    def _sweep(self) -> None:
+        """Temp files older than this process belong to an upload that died with its server."""
+        started = time.time()
+        for path in self.tmp.iterdir():
+            try:
+                if path.stat().st_mtime < started:
+                    path.unlink()
+            except FileNotFoundError:
+                pass
+
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        with open(self.root / "xorbs.lock", "a+b") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            yield
+
+    def xorb_path(self, h: bytes) -> Path:
+        name = hashes.to_hex(h)
+        return self.root / "xorbs" / name[:2] / name
+
+    # --- xorbs -----------------------------------------------------------------------------
+    def temp_file(self) -> tuple[BinaryIO, Path]:
+        fd, name = tempfile.mkstemp(dir=self.tmp, prefix="xorb-")
+        return os.fdopen(fd, "wb"), Path(name)
+
+    def has_xorb(self, h: bytes) -> bool:
+        return self.index.has_xorb(h)
+
+    def add_xorb(self, tmp: Path, expected: bytes) -> bool:
+        """Validate the xorb in `tmp` and store it; False when it was already stored. The temp
+        file is consumed either way; FormatError (nothing stored) when it is not valid."""
+        try:
+            if self.index.has_xorb(expected):
+                return False
+            with open(tmp, "rb") as f:
+                info = xorb.validate(f, expected)
+            with self._lock():
+                if self.index.has_xorb(expected):
+                    return False
+                dest = self.xorb_path(expected)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.chmod(tmp, 0o444)
+                os.replace(tmp, dest)  # may replace a file left by a crash: it had no row
+                eligible = [h for h in info.chunk_hashes if hashes.dedup_eligible(h)]
+                return self.index.add_xorb(info, eligible)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def chunks(self, piece: reader.Slice) -> Iterator[bytes]:
+        with open(self.xorb_path(piece.xorb.hash), "rb") as f:
+            yield from xorb.read_chunks(f, piece.xorb, piece.start, piece.end)
+
+    # --- files -----------------------------------------------------------------------------
+    def file(self, h: bytes) -> FileRecord | None:
+        return self.index.file(h)
+
+    def read(self, record: FileRecord, first: int = 0, last: int | None = None) -> Iterator[bytes]:
+        return reader.read(record, self.index.xorb, self.chunks, first, last)
+
+    def plan(self, record: FileRecord, first: int, last: int) -> tuple[list[reader.Slice], int]:
+        return reader.plan(record, self.index.xorb, first, last)
+
+    def register(self, shard: Shard, repo: str) -> Registered:
+        """Check a shard against the stored xorbs and register its files for `repo`."""
+        infos = self._xorbs_of(shard)
+        for described in shard.xorbs:
+            _check_listing(described, infos[described.hash])
+        records = [_record(f, infos) for f in shard.files]
+        for record in records:
+            if self.index.file(record.hash) is None:
+                self._check_sha256(record)
+        # A client asks the global dedup API about each file's first chunk and about chunks
+        # it flags; chunks whose hash makes them eligible were indexed with their xorb.
+        dedup = [(infos[x].chunk_hashes[s], x) for r in records for x, s, _ in r.terms[:1]]
+        dedup += [
+            (c.hash, x.hash)
+            for x in shard.xorbs
+            for c in x.chunks
+            if c.flags & CHUNK_FLAG_GLOBAL_DEDUP
+        ]
+        self.index.add_files(records, repo, dedup)
+        sent = sum(x.unpacked_size for x in shard.xorbs)
+        return Registered(records, max(0, sum(r.size for r in records) - sent))
+
+    def _xorbs_of(self, shard: Shard) -> dict[bytes, xorb.XorbInfo]:
+        wanted = {t.xorb for f in shard.files for t in f.terms} | {x.hash for x in shard.xorbs}
+        infos = {h: self.index.xorb(h) for h in wanted}
+        missing = sorted(hashes.to_hex(h) for h, info in infos.items() if info is None)
+        if missing:
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            raise MissingError(
+                f"the shard references xorb {missing[0]}{more}, which was never uploaded here; "
+                "upload every xorb before the shard that uses it"
+            )
+        return infos  # type: ignore[return-value]
+
+    def _check_sha256(self, record: FileRecord) -> None:
+        digest = hashlib.sha256()
+        for data in self.read(record):
+            digest.update(data)
+        if digest.hexdigest() != record.sha256:
+            raise FormatError(
+                f"file {hashes.to_hex(record.hash)}: its bytes hash to sha256 "
+                f"{digest.hexdigest()}, not the {record.sha256} the shard claims"
+            )
+
+    # --- visibility ------------------------------------------------------------------------
+    def visible(self, repo: str, file: bytes) -> bool:
+        return self.index.visible(repo, file)
+
+    def grant(self, repo: str, file: bytes) -> None:
+        self.index.grant(repo, file)
+
+    def files_with_sha256(self, sha256: str) -> list[bytes]:
+        return self.index.files_with_sha256(sha256)
+
+    # --- global dedup ----------------------------------------------------------------------
+    def dedup_answer(self, chunk: bytes, key: bytes) -> bytes | None:
+        """A shard listing the xorb that holds `chunk` and its neighbours, chunk hashes keyed
+        with `key`; None when no stored xorb is known to hold it."""
+        found = self.index.dedup_xorb(chunk)
+        if found is None:
+            return None
+        entries = []
+        for h in self.index.related_xorbs(found, DEDUP_ANSWER_XORBS):
+            info = self.index.xorb(h)
+            if info is not None:
+                entries.append(listing(info))
+        now = int(time.time())
+        return build_shard([], entries, hmac_key=key, now=now, expiry=now + DEDUP_ANSWER_TTL)
+
+
+def _check_listing(listing: XorbEntry, info: xorb.XorbInfo) -> None:
+    name = hashes.to_hex(listing.hash)
+    if [c.hash for c in listing.chunks] != info.chunk_hashes:
+        raise FormatError(f"the shard's listing of xorb {name} does not match its chunks")
+    if [c.size for c in listing.chunks] != info.chunk_sizes():
+        raise FormatError(f"the shard's listing of xorb {name} gives wrong chunk sizes")
+
+
+def _record(entry: FileEntry, infos: dict[bytes, xorb.XorbInfo]) -> FileRecord:
+    name = hashes.to_hex(entry.hash)
+    if entry.sha256 is None:
+        raise FormatError(
+            f"file {name} has no sha256 (metadata extension): a hub repo needs it for the "
+            "file's git LFS pointer"
+        )
+    chunks: list[hashes.Chunk] = []
+    for i, term in enumerate(entry.terms):
+        info = infos[term.xorb]
+        where = f"file {name}, term {i}"
+        if term.end > info.num_chunks:
+            raise FormatError(
+                f"{where}: chunks {term.start}-{term.end} of xorb {hashes.to_hex(term.xorb)}, "
+                f"which has {info.num_chunks}"
+            )
+        if term.verification is None:
+            raise FormatError(f"{where}: no verification hash; every term needs one")
+        if term.verification != hashes.range_hash(info.chunk_hashes[term.start : term.end]):
+            raise FormatError(f"{where}: the verification hash does not match the xorb's chunks")
+        sizes = info.chunk_sizes()[term.start : term.end]
+        if sum(sizes) != term.unpacked:
+            raise FormatError(
+                f"{where}: {term.unpacked} bytes announced, the chunks hold {sum(sizes)}"
+            )
+        chunks += zip(info.chunk_hashes[term.start : term.end], sizes, strict=True)
+    actual = hashes.file_hash(chunks)
+    if actual != entry.hash:
+        raise FormatError(f"file {name}: its terms hash to {hashes.to_hex(actual)}")
+    terms = [(t.xorb, t.start, t.end) for t in entry.terms]
+    return FileRecord(entry.hash, sum(size for _, size in chunks), entry.sha256.hex(), terms)

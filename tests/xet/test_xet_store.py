@@ -1,0 +1,158 @@
+"""The Xet store on a real directory and SQLite file: xorbs in, shards registered, files read
+back whole or by range, and every way a shard can be wrong refused with nothing registered."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+
+import numpy as np
+import pytest
+
+from embedhub.xet import compression, hashes, shard, upload, xorb
+from embedhub.xet.errors import FormatError, MissingError
+from embedhub.xet.store import XetStore
+
+REPO = "dataset/alice/data"
+
+
+def _data(size: int, seed: int = 0) -> bytes:
+    # Low-entropy bytes: LZ4 really compresses them, so reading back really decompresses.
+    return np.random.default_rng(seed).integers(0, 16, size, dtype=np.uint8).tobytes()
+
+
+@pytest.fixture
+def store(tmp_path) -> XetStore:
+    return XetStore(tmp_path / "xet")
+
+
+def _put_xorbs(store: XetStore, up: upload.Upload) -> None:
+    for h, blob in up.xorbs:
+        f, tmp = store.temp_file()
+        with f:
+            f.write(blob)
+        store.add_xorb(tmp, h)
+
+
+def _upload(store: XetStore, data: bytes, **kw) -> upload.Upload:
+    up = upload.prepare(data, **kw)
+    _put_xorbs(store, up)
+    store.register(shard.parse(up.shard()), REPO)
+    return up
+
+
+def test_a_file_reads_back_whole_and_by_range(store):
+    data = _data(700_000)
+    up = _upload(store, data, chunks_per_xorb=4)  # several xorbs, several terms
+    record = store.file(up.entry.hash)
+    assert record.size == len(data) and record.sha256 == hashlib.sha256(data).hexdigest()
+    assert len(record.terms) > 1
+    assert b"".join(store.read(record)) == data
+    rng = np.random.default_rng(1)
+    for _ in range(25):
+        first = int(rng.integers(0, len(data)))
+        last = int(rng.integers(first, len(data) + 1000))
+        assert b"".join(store.read(record, first, last)) == data[first : last + 1]
+        slices, offset = store.plan(record, first, last)
+        covered = sum(s.unpacked for s in slices)
+        assert offset < covered and covered - offset >= min(last, len(data) - 1) - first + 1
+
+
+def test_same_xorb_twice_is_stored_once_first_copy_wins(store):
+    chunks = [_data(20_000, seed=s) for s in range(3)]
+    lz4_blob, info = xorb.serialize(chunks, compression.LZ4)
+    raw_blob, raw_info = xorb.serialize(chunks, compression.NONE)
+    assert raw_info.hash == info.hash and raw_blob != lz4_blob
+    results = []
+    for blob in (lz4_blob, raw_blob):
+        f, tmp = store.temp_file()
+        with f:
+            f.write(blob)
+        results.append(store.add_xorb(tmp, info.hash))
+        assert not tmp.exists()
+    assert results == [True, False]
+    assert store.xorb_path(info.hash).read_bytes() == lz4_blob
+    assert store.index.xorb(info.hash).byte_ends == info.byte_ends
+
+
+def test_a_bad_xorb_leaves_nothing(store):
+    blob, info = xorb.serialize([_data(10_000)], compression.LZ4)
+    f, tmp = store.temp_file()
+    with f:
+        f.write(blob[:-1])
+    with pytest.raises(FormatError):
+        store.add_xorb(tmp, info.hash)
+    assert not tmp.exists() and not store.has_xorb(info.hash)
+    assert not store.xorb_path(info.hash).exists()
+
+
+def test_a_crash_leftover_xorb_file_is_replaced(store):
+    blob, info = xorb.serialize([_data(10_000)], compression.LZ4)
+    leftover = store.xorb_path(info.hash)
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"half a xorb")  # renamed into place, then the server died
+    f, tmp = store.temp_file()
+    with f:
+        f.write(blob)
+    assert store.add_xorb(tmp, info.hash) is True
+    assert leftover.read_bytes() == blob
+
+
+def test_temp_files_of_a_dead_server_are_swept(tmp_path):
+    first = XetStore(tmp_path / "xet")
+    _, stale = first.temp_file()
+    os.utime(stale, (time.time() - 60, time.time() - 60))
+    XetStore(tmp_path / "xet")
+    assert not stale.exists()
+
+
+def _refused(store: XetStore, data: bytes, message: str, error=FormatError) -> None:
+    with pytest.raises(error, match=message):
+        store.register(shard.parse(data), REPO)
+
+
+def test_bad_shards_register_nothing(store):
+    content = _data(100_000)
+    up = upload.prepare(content)
+    _refused(store, up.shard(), "never uploaded", MissingError)
+    _put_xorbs(store, up)
+    entry, listings = up.entry, up.listings
+
+    def variant(**changes) -> bytes:
+        fields = {"hash": entry.hash, "terms": entry.terms, "sha256": entry.sha256, **changes}
+        return shard.build([shard.FileEntry(**fields)], listings, footer=False)
+
+    term = entry.terms[0]
+    wrong = shard.Term(term.xorb, term.unpacked, term.start, term.end, b"\x00" * 32)
+    _refused(store, variant(terms=[wrong]), "verification hash")
+    past = shard.Term(term.xorb, term.unpacked, term.start, term.end + 5, term.verification)
+    _refused(store, variant(terms=[past]), "which has")
+    _refused(store, variant(hash=b"\x01" * 32), "hash to")
+    _refused(store, variant(sha256=None), "no sha256")
+    _refused(store, variant(sha256=hashlib.sha256(b"other").digest()), "not the")
+    assert store.file(entry.hash) is None
+    store.register(shard.parse(up.shard()), REPO)
+    assert b"".join(store.read(store.file(entry.hash))) == content
+
+
+def test_visibility_is_per_repo(store):
+    up = _upload(store, _data(50_000))
+    assert store.visible(REPO, up.entry.hash)
+    assert not store.visible("dataset/bob/data", up.entry.hash)
+    store.grant("dataset/bob/data", up.entry.hash)
+    assert store.visible("dataset/bob/data", up.entry.hash)
+    sha = hashlib.sha256(_data(50_000)).hexdigest()
+    assert store.files_with_sha256(sha) == [up.entry.hash]
+
+
+def test_global_dedup_answers_with_keyed_hashes_of_related_xorbs(store):
+    up = _upload(store, _data(400_000), chunks_per_xorb=3)
+    first_chunk = store.index.xorb(up.entry.terms[0].xorb).chunk_hashes[0]
+    key = os.urandom(32)
+    answer = store.dedup_answer(first_chunk, key)
+    parsed = shard.parse(answer)
+    assert {x.hash for x in parsed.xorbs} == {t.xorb for t in up.entry.terms}
+    listed = {c.hash for x in parsed.xorbs for c in x.chunks}
+    assert hashes.keyed(first_chunk, key) in listed and first_chunk not in listed
+    assert store.dedup_answer(b"\x07" * 32, key) is None
