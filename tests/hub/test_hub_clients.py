@@ -17,9 +17,9 @@ def sha256(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_upload_folder_regular_mode_then_read_back(server, tmp_path, uid):
-    """Default client (hf_xet installed): preupload must answer "regular"; the server still
-    stores the big file and the Parquet shards in LFS."""
+def test_upload_folder_default_client_then_read_back(server, tmp_path, uid):
+    """Default client (hf_xet installed): the big file and the Parquet shards go through Xet
+    (preupload answers "lfs"); git holds LFS pointers to them."""
     token = server.token(f"reg{uid}")
     repo = f"reg{uid}/embeddings"
     folder = tmp_path / "out"
@@ -55,7 +55,7 @@ def test_upload_folder_regular_mode_then_read_back(server, tmp_path, uid):
             "streamed": list(stream["train"]),
         }}))
     """, tmp_path)
-    assert result["xet"] is True  # the client could only have uploaded "lfs" files via Xet
+    assert result["xet"] is True
     assert result["urls"] == [f"{server.url}/datasets/{repo}"] * 2
     assert result["files"] == [".gitattributes", "README.md", "blobs/big.bin",
                                "data/train-00000-of-00002.parquet",
@@ -66,7 +66,7 @@ def test_upload_folder_regular_mode_then_read_back(server, tmp_path, uid):
     assert result["exists"] == [True, False, True, False]
     assert result["rows"] == rows
     assert result["streamed"] == rows
-    # Stored as LFS on the server: a pointer in git, the bytes in the object store.
+    # A pointer in git, the bytes in the Xet store (not in the LFS object store).
     tree = requests.get(f"{server.url}/api/datasets/{repo}/tree/main/blobs", timeout=10).json()
     assert tree[0]["lfs"]["oid"] == result["big_sha"] and tree[0]["size"] == 11 * MB
     bare = server.data_dir / "hub" / "datasets" / f"reg{uid}" / "embeddings.git"
@@ -74,7 +74,9 @@ def test_upload_folder_regular_mode_then_read_back(server, tmp_path, uid):
                               "main:blobs/big.bin"], capture_output=True, text=True, check=True)
     assert f"oid sha256:{result['big_sha']}" in pointer.stdout
     obj = server.data_dir / "lfs" / "objects" / result["big_sha"][:2] / result["big_sha"][2:4]
-    assert (obj / result["big_sha"]).stat().st_size == 11 * MB
+    assert not (obj / result["big_sha"]).exists()
+    head = requests.head(f"{server.url}/datasets/{repo}/resolve/main/blobs/big.bin", timeout=10)
+    assert len(head.headers["X-Xet-Hash"]) == 64
 
 
 def test_lfs_mode_without_xet(server, tmp_path, uid):
@@ -87,8 +89,7 @@ def test_lfs_mode_without_xet(server, tmp_path, uid):
     result = run_client(server, f"""
         import hashlib, json, os
         from huggingface_hub import HfApi, CommitOperationAdd, snapshot_download
-        from embedhub.hub.client import LFS_HEADER
-        api = HfApi(token={token!r}, headers=LFS_HEADER)
+        api = HfApi(token={token!r})
         api.create_repo({repo!r}, repo_type="dataset")
         op = CommitOperationAdd("big.bin", {str(big)!r})
         small = CommitOperationAdd("notes/small.txt", b"small file")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 
 import numpy as np
 import pytest
@@ -13,8 +12,6 @@ import pytest
 from embedhub.xet import compression, hashes, shard, upload, xorb
 from embedhub.xet.errors import FormatError, MissingError
 from embedhub.xet.store import XetStore
-
-REPO = "dataset/alice/data"
 
 
 def _data(size: int, seed: int = 0) -> bytes:
@@ -38,7 +35,7 @@ def _put_xorbs(store: XetStore, up: upload.Upload) -> None:
 def _upload(store: XetStore, data: bytes, **kw) -> upload.Upload:
     up = upload.prepare(data, **kw)
     _put_xorbs(store, up)
-    store.register(shard.parse(up.shard()), REPO)
+    store.register(shard.parse(up.shard()))
     return up
 
 
@@ -99,17 +96,9 @@ def test_a_crash_leftover_xorb_file_is_replaced(store):
     assert leftover.read_bytes() == blob
 
 
-def test_temp_files_of_a_dead_server_are_swept(tmp_path):
-    first = XetStore(tmp_path / "xet")
-    _, stale = first.temp_file()
-    os.utime(stale, (time.time() - 60, time.time() - 60))
-    XetStore(tmp_path / "xet")
-    assert not stale.exists()
-
-
 def _refused(store: XetStore, data: bytes, message: str, error=FormatError) -> None:
     with pytest.raises(error, match=message):
-        store.register(shard.parse(data), REPO)
+        store.register(shard.parse(data))
 
 
 def test_bad_shards_register_nothing(store):
@@ -130,20 +119,18 @@ def test_bad_shards_register_nothing(store):
     _refused(store, variant(terms=[past]), "which has")
     _refused(store, variant(hash=b"\x01" * 32), "hash to")
     _refused(store, variant(sha256=None), "no sha256")
-    _refused(store, variant(sha256=hashlib.sha256(b"other").digest()), "not the")
+    other = hashes.from_hex(hashlib.sha256(b"other").hexdigest())
+    _refused(store, variant(sha256=other), "not the")
     assert store.file(entry.hash) is None
-    store.register(shard.parse(up.shard()), REPO)
+    store.register(shard.parse(up.shard()))
     assert b"".join(store.read(store.file(entry.hash))) == content
 
 
-def test_visibility_is_per_repo(store):
-    up = _upload(store, _data(50_000))
-    assert store.visible(REPO, up.entry.hash)
-    assert not store.visible("dataset/bob/data", up.entry.hash)
-    store.grant("dataset/bob/data", up.entry.hash)
-    assert store.visible("dataset/bob/data", up.entry.hash)
-    sha = hashlib.sha256(_data(50_000)).hexdigest()
-    assert store.files_with_sha256(sha) == [up.entry.hash]
+def test_files_are_found_by_sha256(store):
+    data = _data(50_000)
+    up = _upload(store, data)
+    assert store.files_with_sha256(hashlib.sha256(data).hexdigest()) == [up.entry.hash]
+    assert store.files_with_sha256(hashlib.sha256(b"other").hexdigest()) == []
 
 
 def test_global_dedup_answers_with_keyed_hashes_of_related_xorbs(store):

@@ -1,8 +1,9 @@
 """The hub: a self-hosted, Hugging Face Hub-compatible host for dataset and model repos.
 
 Repos are bare git repositories under `data_dir/hub`, large files are Git LFS objects under
-`data_dir/lfs`, and users, organisations, tokens and visibility live in SQLite. The official
-clients (huggingface_hub, datasets, git + git-lfs) talk to it unchanged."""
+`data_dir/lfs` or Xet files under `data_dir/xet` (what huggingface_hub's default client
+uploads), and users, organisations, tokens and visibility live in SQLite. The official clients
+(huggingface_hub with or without hf_xet, datasets, git + git-lfs) talk to it unchanged."""
 
 from __future__ import annotations
 
@@ -22,4 +23,6 @@ def register(app: FastAPI, settings: Settings, db: Database) -> None:
 
     hub = Hub(settings, db)
     hub.start()
+    if hasattr(app.state, "ctx"):  # the Xet byte counters go with the app's other metrics
+        hub.xet.use_registry(app.state.ctx.metrics.registry)
     add_routes(app, hub)

@@ -31,13 +31,6 @@ from embedhub.hub.web import (
     token_of,
 )
 
-# Clients that can only do Xet (huggingface_hub 2.x with hf_xet) fail on an "lfs" answer, and
-# nothing in the request tells them apart from clients that can do plain LFS. So "lfs" is
-# answered only to clients that say they can do LFS with this header (embedhub's own client
-# does when Xet is off); everyone else gets "regular" and the server still stores big files
-# in LFS when the commit arrives.
-LFS_OPT_IN_HEADER = "x-embedhub-upload-mode"
-
 
 def revision_not_found(rid: RepoId, rev: str) -> EmbedhubError:
     return EmbedhubError(
@@ -172,6 +165,7 @@ async def repo_info(hub: Hub, request: Request, rid: RepoId, rev: str = "main") 
             "likes": 0,
             "tags": [],
             "lastModified": iso(last.date),
+            "xetEnabled": True,
             "createdAt": iso(row.created_at),
             "siblings": siblings,
         }
@@ -287,7 +281,6 @@ async def preupload(hub: Hub, request: Request, rid: RepoId, rev: str) -> Respon
     for path, size in wanted:
         if not isinstance(size, int) or size < 0:
             raise bad(f"preupload: size of {path!r} must be a non-negative integer")
-    lfs_ok = request.headers.get(LFS_OPT_IN_HEADER, "").lower() == "lfs"
     repo = hub.git(rid)
 
     def build() -> list[dict[str, Any]]:
@@ -300,11 +293,13 @@ async def preupload(hub: Hub, request: Request, rid: RepoId, rev: str) -> Respon
         rules = lfs_rules(text.decode(errors="replace"))
         out = []
         for path, size in wanted:
+            # "lfs": huggingface_hub with hf_xet then uploads the file through Xet, other
+            # clients through the LFS batch API; either way before the commit.
             lfs = size >= hub.settings.lfs_threshold or is_lfs_path(rules, path)
             item: dict[str, Any] = {
                 "path": path,
                 "shouldIgnore": False,
-                "uploadMode": "lfs" if lfs and lfs_ok and size else "regular",
+                "uploadMode": "lfs" if lfs and size else "regular",
             }
             if path in known and known[path].type == "blob":
                 e = known[path]
@@ -332,6 +327,7 @@ async def commit(hub: Hub, request: Request, rid: RepoId, rev: str) -> Response:
             hub.lfs,
             visible=lambda oid: hub.object_visible(rid, oid),
             link=lambda oids: hub.link_objects(rid, oids),
+            xet_size=hub.xet.size_of,
         )
 
         def run() -> str:

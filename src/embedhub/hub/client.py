@@ -10,10 +10,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-# Sent so that embedhub answers "lfs" to preupload when this client can do plain LFS (Xet
-# off); other servers ignore it. See embedhub.hub.api.LFS_OPT_IN_HEADER.
-LFS_HEADER = {"X-Embedhub-Upload-Mode": "lfs"}
-
 
 def _endpoint(endpoint: str | None) -> str | None:
     value = endpoint or os.environ.get("HF_ENDPOINT") or None
@@ -22,10 +18,8 @@ def _endpoint(endpoint: str | None) -> str | None:
 
 def _api(endpoint: str | None, token: str | None) -> Any:
     from huggingface_hub import HfApi
-    from huggingface_hub.utils._runtime import is_xet_available
 
-    headers = None if is_xet_available() else dict(LFS_HEADER)
-    return HfApi(endpoint=_endpoint(endpoint), token=token, headers=headers)
+    return HfApi(endpoint=_endpoint(endpoint), token=token)
 
 
 def push_folder(

@@ -24,11 +24,14 @@ from embedhub.hub.paths import bad
 @dataclass(frozen=True)
 class Objects:
     """The LFS store, and which of its objects the committing repo may use: an `lfsFile` must
-    point to one (uploaded to this repo), and files the commit stores in LFS become one."""
+    point to one (uploaded to this repo), and files the commit stores in LFS become one.
+    `xet_size(oid)`: the size of the Xet file with that sha256, None if there is none (an
+    `lfsFile` may point to one, uploaded to this repo through Xet)."""
 
     store: ObjectStore
     visible: Callable[[str], bool]
     link: Callable[[list[str]], None]
+    xet_size: Callable[[str], int | None] = lambda oid: None
 
 
 def apply(
@@ -109,11 +112,13 @@ def _gitattributes(repo: GitRepo, files: dict[str, tuple[str, str]], req: Commit
 def _lfs_pointer(objects: Objects, path: str, oid: str, size: int | None) -> bytes:
     # The same answer whether the object is missing or belongs to another repo only.
     stored = objects.store.size(oid)
+    if stored is None:
+        stored = objects.xet_size(oid)
     if stored is None or not objects.visible(oid):
         raise EmbedhubError(
             Kind.BAD_REQUEST,
             f"LFS object {oid} for {path!r} was never uploaded to this repo: upload it "
-            "through the LFS batch API (or preupload) before committing",
+            "through the LFS batch API or Xet (preupload) before committing",
         )
     if size is not None and size != stored:
         raise bad(f"LFS object {oid} for {path!r} has {stored} bytes, not {size}")

@@ -1,7 +1,8 @@
 """`/{P}{ns}/{name}/resolve/{rev}/{path}`: file downloads, HEAD included, with the headers
 the clients build their cache from (X-Repo-Commit, ETag, Content-Length) and byte ranges
 (streaming readers fetch Parquet footers by Range). Files are streamed, never read whole:
-LFS objects from the store, git blobs from `git cat-file blob`."""
+LFS objects from the store, git blobs from `git cat-file blob`, Xet files reconstructed chunk
+by chunk. A Xet file also gets the Xet headers, with which hf_xet downloads it itself."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
 from embedhub.errors import EmbedhubError, Kind
+from embedhub.hub import xet_repo
 from embedhub.hub.api import resolve_rev
 from embedhub.hub.gitrepo import Entry, GitRepo, git_env
 from embedhub.hub.paths import RepoId, file_path
 from embedhub.hub.store import Hub
 from embedhub.hub.web import in_thread, token_of
+from embedhub.xet.index import FileRecord
 
 _RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)")
 # Blobs up to this size are read in one go; bigger ones are streamed from git.
@@ -53,6 +56,13 @@ async def resolve(hub: Hub, request: Request, rid: RepoId, rev: str, path: str) 
     }
     if entry.lfs:
         oid = entry.lfs.oid
+        xet_file = await in_thread(xet_repo.pointer_file, hub, rid, entry.lfs)
+        if xet_file is not None:
+            headers["X-Linked-Size"] = str(entry.lfs.size)
+            headers["X-Linked-Etag"] = f'"{etag}"'
+            headers.update(xet_repo.resolve_headers(hub, request, rid, commit, xet_file))
+            if not hub.lfs.has(oid, entry.lfs.size):
+                return xet_file_response(hub, request, xet_file, headers)
         visible = hub.lfs.has(oid, entry.lfs.size) and await in_thread(hub.object_visible, rid, oid)
         if not visible:
             raise EmbedhubError(
@@ -72,6 +82,17 @@ async def resolve(hub: Hub, request: Request, rid: RepoId, rev: str, path: str) 
 
 
 OCTET = "application/octet-stream"
+
+
+def xet_file_response(
+    hub: Hub, request: Request, record: FileRecord, headers: dict[str, str]
+) -> Response:
+    """A file stored through Xet, for clients that don't speak Xet: reconstructed as a stream."""
+    try:
+        span = byte_range(request, record.size)
+    except Unsatisfiable as exc:
+        return exc.response(headers)
+    return xet_repo.stream(hub, request, record, headers, span)
 
 
 def byte_range(request: Request, size: int) -> tuple[int, int] | None:

@@ -1,6 +1,7 @@
 """The Git LFS batch API at `/{P}{ns}/{name}.git/info/lfs/...`, used by huggingface_hub (with
 Xet off) and by git-lfs. Transfers go to signed URLs on this server: the client PUTs/GETs
-them without its token, so the URL itself carries a short-lived HMAC signature."""
+them without its token, so the URL itself carries a short-lived HMAC signature. An object
+uploaded through Xet counts as stored, and git-lfs downloads it reconstructed."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from embedhub.errors import EmbedhubError, Kind
+from embedhub.hub import xet_repo
 from embedhub.hub.lfs import OID_RE
 from embedhub.hub.limits import LFS_BATCH_MAX_OBJECTS, BodyLimit
 from embedhub.hub.paths import URL_PREFIX, RepoId, bad
@@ -79,7 +81,7 @@ def _answer(hub: Hub, rid: RepoId, base: str, operation: str, objects: list) -> 
             )
         elif operation == "upload":
             out.append(_upload(hub, rid, base, oid, size, here=oid in visible))
-        elif oid in visible and hub.lfs.has(oid, size):
+        elif oid in visible and _stored(hub, oid, size):
             query = urlencode({"size": size, **hub.signer.sign("download", rid.id, oid, size)})
             href = f"{base}/objects/{oid}?{query}"
             out.append(_found(oid, size, {"download": _action(hub, href)}))
@@ -96,7 +98,7 @@ def _upload(hub: Hub, rid: RepoId, base: str, oid: str, size: int, *, here: bool
             f"Object {oid} has {size} bytes; the limit is {hub.limits.lfs_object} bytes "
             "(--hub-lfs-object-limit, EMBEDHUB_HUB_LFS_OBJECT_LIMIT)",
         )
-    if here and hub.lfs.has(oid, size):
+    if here and _stored(hub, oid, size):
         return _found(oid, size, None)  # no actions: the client skips the upload
     query = urlencode({"size": size, **hub.signer.sign("upload", rid.id, oid, size)})
     # git-lfs sends no credentials to action links, so verify is signed as well.
@@ -174,10 +176,23 @@ async def put_object(hub: Hub, request: Request, rid: RepoId, oid: str) -> Respo
     return Response(status_code=200)
 
 
+def _stored(hub: Hub, oid: str, size: int) -> bool:
+    """In the LFS store or, uploaded through Xet, in the Xet store (git-lfs then downloads it
+    reconstructed, from get_object)."""
+    return hub.lfs.has(oid, size) or hub.xet.has(oid, size)
+
+
 async def get_object(hub: Hub, request: Request, rid: RepoId, oid: str) -> Response:
     size = _signed(hub, request, rid, "download", oid)
-    if not (hub.lfs.has(oid, size) and await in_thread(hub.object_visible, rid, oid)):
+    if not await in_thread(hub.object_visible, rid, oid):
         raise EmbedhubError(Kind.NOT_FOUND, f"LFS object {oid} not found", code="EntryNotFound")
+    if not hub.lfs.has(oid, size):
+        xet_file = await in_thread(hub.xet.file_for, oid, size)
+        if xet_file is None:
+            raise EmbedhubError(
+                Kind.NOT_FOUND, f"LFS object {oid} not found", code="EntryNotFound"
+            )
+        return xet_repo.stream(hub, request, xet_file, {"ETag": f'"{oid}"'}, None)
     return FileResponse(
         hub.lfs.path(oid), media_type="application/octet-stream", headers={"ETag": f'"{oid}"'}
     )

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from embedhub.errors import EmbedhubError, Kind
-from embedhub.hub import api, files, githttp, lfs_routes
+from embedhub.hub import api, files, githttp, lfs_routes, xet_cas, xet_repo
 from embedhub.hub.gitrepo import GitError
 from embedhub.hub.paths import REPO_TYPES, RepoId, bad, repo_id, split_raw
 from embedhub.hub.store import Hub
@@ -153,6 +153,20 @@ async def commit(
     return await api.commit(hub_of(request), request, rid, revision)
 
 
+async def xet_read_token(
+    request: Request, repo_type: str, namespace: str, name: str, revision: str
+) -> Response:
+    rid = rid_of(repo_type, namespace, name)
+    return await xet_repo.token(hub_of(request), request, rid, "xet-read-token", revision)
+
+
+async def xet_write_token(
+    request: Request, repo_type: str, namespace: str, name: str, revision: str
+) -> Response:
+    rid = rid_of(repo_type, namespace, name)
+    return await xet_repo.token(hub_of(request), request, rid, "xet-write-token", revision)
+
+
 async def settings(request: Request, repo_type: str, namespace: str, name: str) -> Response:
     return await api.settings(hub_of(request), request, rid_of(repo_type, namespace, name))
 
@@ -217,6 +231,9 @@ ROUTES: list[tuple[str, Endpoint, list[str]]] = [
     (REPO + "/preupload/{revision:path}", preupload, ["POST"]),
     (REPO + "/commit/{revision:path}", commit, ["POST"]),
     (REPO + "/settings", settings, ["PUT"]),
+    (REPO + "/xet-read-token/{revision:path}", xet_read_token, GET),
+    (REPO + "/xet-write-token/{revision:path}", xet_write_token, GET),
+    *xet_cas.ROUTES,
 ]
 # Under each repo URL: /datasets/NS/NAME and /spaces/NS/NAME, then models at the root, which
 # claim only their own URL shapes.

@@ -27,6 +27,7 @@ from embedhub.hub.gitrepo import GitError, GitRepo, file_lock
 from embedhub.hub.lfs import ObjectStore, Signer
 from embedhub.hub.limits import Limits
 from embedhub.hub.paths import RepoId
+from embedhub.hub.xet_service import XetService
 
 log = logging.getLogger("embedhub.hub")
 
@@ -94,6 +95,7 @@ class Hub:
         self.root.mkdir(parents=True, exist_ok=True)
         self.lfs = ObjectStore(settings.data_dir / "lfs")
         self.signer = Signer(self.root / "lfs-url-secret")
+        self.xet = XetService(settings.data_dir / "xet", self.signer.secret)
         self.limits = Limits.of(settings)
         self.hooks = self.root / "hooks"
         self._serving: BinaryIO | None = None

@@ -16,8 +16,8 @@ from pathlib import Path
 
 log = logging.getLogger("embedhub.hub")
 
-# Relative to the data directory: the object store's temp folder, and each repo's.
-LFS_PATTERNS = ("lfs/tmp/commit-*", "lfs/tmp/obj-*")
+# Relative to the data directory: the object stores' temp folders, and each repo's.
+LFS_PATTERNS = ("lfs/tmp/commit-*", "lfs/tmp/obj-*", "xet/tmp/xorb-*")
 # Inside a bare repo: our commit scratch space, git's push quarantine and temp objects and
 # packs, and lock files of refs a killed git was updating.
 REPO_PATTERNS = (

@@ -4,8 +4,6 @@
   ~1024 chunks are always read together, so one row beats a thousand);
 - `files` and `terms`: each registered file (Xet file hash -> size, sha256) and its
   reconstruction, in order; `files.sha256` is indexed, since a git LFS pointer names a sha256;
-- `repo_files`: which repo may read which file (uploaded for it, or found behind a pointer in
-  its tree);
 - `dedup`: the chunks a global dedup query can find, and the xorb holding each.
 
 A row appears only after what it describes is complete on disk, and each shard's files are
@@ -50,11 +48,6 @@ CREATE TABLE IF NOT EXISTS terms (
     PRIMARY KEY (file, idx)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS terms_by_xorb ON terms (xorb);
-CREATE TABLE IF NOT EXISTS repo_files (
-    repo TEXT NOT NULL,
-    file BLOB NOT NULL,
-    PRIMARY KEY (repo, file)
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dedup (
     chunk BLOB PRIMARY KEY,
     xorb BLOB NOT NULL
@@ -140,9 +133,7 @@ class Index:
         return XorbInfo(h, chunk_hashes, _from_u32s(ends), _from_u32s(unpacked), size)
 
     # --- files -----------------------------------------------------------------------------
-    def add_files(
-        self, files: list[FileRecord], repo: str, dedup: list[tuple[bytes, bytes]]
-    ) -> None:
+    def add_files(self, files: list[FileRecord], dedup: list[tuple[bytes, bytes]]) -> None:
         now = time.time()
         with self.write() as conn:
             for f in files:
@@ -155,7 +146,6 @@ class Index:
                         "INSERT INTO terms VALUES (?, ?, ?, ?, ?)",
                         ((f.hash, i, x, s, e) for i, (x, s, e) in enumerate(f.terms)),
                     )
-                conn.execute("INSERT OR IGNORE INTO repo_files VALUES (?, ?)", (repo, f.hash))
             conn.executemany("INSERT OR IGNORE INTO dedup VALUES (?, ?)", dedup)
 
     def file(self, h: bytes) -> FileRecord | None:
@@ -170,21 +160,6 @@ class Index:
     def files_with_sha256(self, sha256: str) -> list[bytes]:
         rows = self._conn().execute("SELECT hash FROM files WHERE sha256 = ?", (sha256,))
         return [r[0] for r in rows]
-
-    # --- who may read what -----------------------------------------------------------------
-    def visible(self, repo: str, file: bytes) -> bool:
-        return (
-            self._one("SELECT 1 FROM repo_files WHERE repo = ? AND file = ?", (repo, file))
-            is not None
-        )
-
-    def grant(self, repo: str, file: bytes) -> None:
-        with self.write() as conn:
-            conn.execute("INSERT OR IGNORE INTO repo_files VALUES (?, ?)", (repo, file))
-
-    def forget_repo(self, repo: str) -> None:
-        with self.write() as conn:
-            conn.execute("DELETE FROM repo_files WHERE repo = ?", (repo,))
 
     # --- dedup -----------------------------------------------------------------------------
     def dedup_xorb(self, chunk: bytes) -> bytes | None:

@@ -43,18 +43,9 @@ class XetStore:
         self.root = root
         self.tmp = root / "tmp"
         self.tmp.mkdir(parents=True, exist_ok=True)
+        # Uploads in flight live in tmp/ (xorb-*); the hub's startup sweep removes what a
+        # killed server left there.
         self.index = Index(root / "index.sqlite")
-        self._sweep()
-
-    def _sweep(self) -> None:
-        """Temp files older than this process belong to an upload that died with its server."""
-        started = time.time()
-        for path in self.tmp.iterdir():
-            try:
-                if path.stat().st_mtime < started:
-                    path.unlink()
-            except FileNotFoundError:
-                pass
 
     @contextmanager
     def _lock(self) -> Iterator[None]:
@@ -108,8 +99,9 @@ class XetStore:
     def plan(self, record: FileRecord, first: int, last: int) -> tuple[list[reader.Slice], int]:
         return reader.plan(record, self.index.xorb, first, last)
 
-    def register(self, shard: Shard, repo: str) -> Registered:
-        """Check a shard against the stored xorbs and register its files for `repo`."""
+    def register(self, shard: Shard) -> Registered:
+        """Check a shard against the stored xorbs and register its files. Which repo may read
+        them is the hub's business (it links their sha256s to the uploading repo)."""
         infos = self._xorbs_of(shard)
         for described in shard.xorbs:
             _check_listing(described, infos[described.hash])
@@ -126,7 +118,7 @@ class XetStore:
             for c in x.chunks
             if c.flags & CHUNK_FLAG_GLOBAL_DEDUP
         ]
-        self.index.add_files(records, repo, dedup)
+        self.index.add_files(records, dedup)
         sent = sum(x.unpacked_size for x in shard.xorbs)
         return Registered(records, max(0, sum(r.size for r in records) - sent))
 
@@ -152,13 +144,7 @@ class XetStore:
                 f"{digest.hexdigest()}, not the {record.sha256} the shard claims"
             )
 
-    # --- visibility ------------------------------------------------------------------------
-    def visible(self, repo: str, file: bytes) -> bool:
-        return self.index.visible(repo, file)
-
-    def grant(self, repo: str, file: bytes) -> None:
-        self.index.grant(repo, file)
-
+    # --- lookups ---------------------------------------------------------------------------
     def files_with_sha256(self, sha256: str) -> list[bytes]:
         return self.index.files_with_sha256(sha256)
 
@@ -216,4 +202,6 @@ def _record(entry: FileEntry, infos: dict[bytes, xorb.XorbInfo]) -> FileRecord:
     if actual != entry.hash:
         raise FormatError(f"file {name}: its terms hash to {hashes.to_hex(actual)}")
     terms = [(t.xorb, t.start, t.end) for t in entry.terms]
-    return FileRecord(entry.hash, sum(size for _, size in chunks), entry.sha256.hex(), terms)
+    # The sha256 is stored like every hash in a shard: four little-endian u64s.
+    sha256 = hashes.to_hex(entry.sha256)
+    return FileRecord(entry.hash, sum(size for _, size in chunks), sha256, terms)

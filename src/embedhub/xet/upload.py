@@ -41,5 +41,5 @@ def prepare(data: bytes, *, chunks_per_xorb: int = 1024, scheme: int = compressi
         )  # fmt: skip
         file_chunks += zip(info.chunk_hashes, map(len, group), strict=True)
     upload.entry.hash = hashes.file_hash(file_chunks)
-    upload.entry.sha256 = hashlib.sha256(data).digest()
+    upload.entry.sha256 = hashes.from_hex(hashlib.sha256(data).hexdigest())
     return upload
