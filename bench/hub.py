@@ -1,78 +1,110 @@
-"""Benchmark the hub: upload and download of a ~200 MB Parquet dataset through the official
-client (HfApi.upload_folder / snapshot_download), against a plain file copy of the same folder
-in the same run. Not a test: it prints MB/s and ratios.
+"""Benchmark the hub's big-file paths with the official client: upload and download of one
+large file through Xet (the default client, hf_xet installed) and through plain LFS
+(HF_HUB_DISABLE_XET=1), then Xet's dedup on a new version of a Parquet embedding dataset.
+Not a test: it prints seconds, MB/s, the Xet/LFS ratio measured in the same run, memory, and
+the bytes the server says it received.
 
-    .venv/bin/python bench/hub.py [--mb 200] [--shards 4]
+    .venv/bin/python bench/hub.py [--gib 2] [--dedup-mb 500] [--skip-dedup] [--skip-transfer]
 
-It starts its own `embedhub serve` on a temporary data dir. The upload runs twice: the default
-client (hf_xet installed: files travel base64 in the commit body, "regular" mode) and the plain
-LFS path (HF_HUB_DISABLE_XET=1: batch API + signed PUTs). Each client run is a fresh
-interpreter, since huggingface_hub reads HF_ENDPOINT / HF_HUB_DISABLE_XET at import time."""
+Each mode gets a fresh `embedhub serve` and data dir, and each client run a fresh interpreter
+and HF_HOME (huggingface_hub reads HF_ENDPOINT / HF_HUB_DISABLE_XET at import time; a fresh
+HF_HOME means no local Xet cache helps). Server memory is the peak RSS during a phase minus
+the RSS before it, sampled every 50 ms; client memory is the client's own peak RSS.
+
+Dedup: a Parquet file of 384-d float32 embeddings written in row groups (as `embedhub embed`
+writes them), uploaded; then the same rows plus 1% new ones, uploaded again from another
+HF_HOME. The server's own counter (embedhub_xet_received_bytes_total) says how many bytes the
+second upload sent."""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 import requests
 
-CLIENT = """
-import json, sys, time
-from huggingface_hub import HfApi, snapshot_download
-from embedhub.hub.client import LFS_HEADER
-endpoint, token, repo, folder, dest, lfs = sys.argv[1:7]
-api = HfApi(endpoint=endpoint, token=token, headers=LFS_HEADER if lfs == "1" else None)
+MB = 1_000_000
+UPLOAD = """
+import json, resource, sys, time
+from huggingface_hub import HfApi
+endpoint, token, repo, path, name = sys.argv[1:6]
+api = HfApi(endpoint=endpoint, token=token)
 api.create_repo(repo, repo_type="dataset", exist_ok=True)
 t = time.perf_counter()
-api.upload_folder(folder_path=folder, repo_id=repo, repo_type="dataset")
-up = time.perf_counter() - t
+api.upload_file(path_or_fileobj=path, path_in_repo=name, repo_id=repo, repo_type="dataset")
+seconds = time.perf_counter() - t
+print(json.dumps({"seconds": seconds,
+                  "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+"""
+DOWNLOAD = """
+import json, resource, sys, time
+from huggingface_hub import hf_hub_download
+endpoint, token, repo, path, name = sys.argv[1:6]
 t = time.perf_counter()
-snapshot_download(repo, repo_type="dataset", local_dir=dest, endpoint=endpoint, token=token)
-down = time.perf_counter() - t
-print(json.dumps({"upload_s": up, "download_s": down}))
+got = hf_hub_download(repo, name, repo_type="dataset", token=token, endpoint=endpoint,
+                      local_dir=path)
+seconds = time.perf_counter() - t
+print(json.dumps({"seconds": seconds, "path": got,
+                  "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
 """
 
 
-def make_dataset(folder: Path, total_mb: int, shards: int, seed: int) -> int:
-    """Random float32 embeddings (incompressible, like real ones) plus an id column. Each
-    upload mode gets its own seed: the LFS store deduplicates, and a second upload of the same
-    bytes would transfer nothing."""
-    (folder / "data").mkdir(parents=True)
-    (folder / "README.md").write_text("---\nlicense: mit\n---\n# bench embeddings\n")
-    dim = 384
-    rows = total_mb * 1024 * 1024 // (dim * 4) // shards
-    rng = np.random.default_rng(seed)
-    for s in range(shards):
-        vectors = rng.standard_normal((rows, dim), dtype=np.float32)
-        table = pa.table({
-            "id": pa.array(np.arange(s * rows, (s + 1) * rows)),
-            "embedding": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), dim),
-        })
-        pq.write_table(table, folder / "data" / f"train-{s:05d}-of-{shards:05d}.parquet",
-                       compression="none")
-    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+class PeakRss(threading.Thread):
+    """The highest RSS of a process while this runs (`with PeakRss(pid) as p: ...; p.peak`)."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.proc = psutil.Process(pid)
+        self.start_rss = self.peak = self.proc.memory_info().rss
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.05):
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+
+    def __enter__(self) -> PeakRss:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.join()
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.start_rss
 
 
 def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "embedhub", "serve", "--port", str(port), "--data-dir",
-         str(data_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cmd = [
+        sys.executable,
+        "-m",
+        "embedhub",
+        "serve",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         try:
             if requests.get(f"{url}/health", timeout=2).status_code == 200:
@@ -83,60 +115,220 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
     raise SystemExit("embedhub serve did not start")
 
 
-def run_client(url: str, token: str, repo: str, folder: Path, dest: Path, lfs: bool,
-               home: Path) -> dict:
-    env = {**os.environ, "HF_HOME": str(home), "HF_HUB_OFFLINE": "0",
-           "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_XET": "1" if lfs else "0",
-           "HF_ENDPOINT": url}
-    proc = subprocess.run([sys.executable, "-c", CLIENT, url, token, repo, str(folder),
-                           str(dest), "1" if lfs else "0"], env=env, capture_output=True,
-                          text=True)
+def make_token(data_dir: Path) -> str:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "embedhub",
+            "token",
+            "create",
+            "bench",
+            "--write",
+            "--data-dir",
+            str(data_dir),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+def run_client(
+    script: str, url: str, token: str, repo: str, path: Path, name: str, *, lfs: bool, home: Path
+) -> dict:
+    env = {
+        **os.environ,
+        "HF_HOME": str(home),
+        "HF_HUB_OFFLINE": "0",
+        "HF_ENDPOINT": url,
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "HF_HUB_DISABLE_XET": "1" if lfs else "0",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", script, url, token, repo, str(path), name],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"client failed:\n{proc.stderr[-4000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mb", type=int, default=200, help="dataset size in MB")
-    parser.add_argument("--shards", type=int, default=4, help="Parquet files")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="embedhub-bench-") as tmp_name:
-        tmp = Path(tmp_name)
-        modes = ("regular", "lfs")
-        sizes = [make_dataset(tmp / mode, args.mb, args.shards, seed)
-                 for seed, mode in enumerate(modes)]
-        mb = sizes[0] / 1e6
-        t = time.perf_counter()
-        shutil.copytree(tmp / "regular", tmp / "copy")
-        copy_s = time.perf_counter() - t
-        proc, url = start_server(tmp / "home")
-        try:
-            token = subprocess.run(
-                [sys.executable, "-m", "embedhub", "token", "create", "bench", "--write",
-                 "--data-dir", str(tmp / "home")], capture_output=True, text=True, check=True,
-            ).stdout.strip().splitlines()[-1]
-            results = {
-                mode: run_client(url, token, f"bench/{mode}", tmp / mode,
-                                 tmp / f"down-{mode}", mode == "lfs", tmp / f"hf-{mode}")
-                for mode in modes
-            }
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-        report(mb, copy_s, results)
+def received(url: str) -> float:
+    for line in requests.get(f"{url}/metrics", timeout=10).text.splitlines():
+        if line.startswith("embedhub_xet_received_bytes_total "):
+            return float(line.split()[1])
+    raise SystemExit("the server has no embedhub_xet_received_bytes_total metric")
 
 
-def report(mb: float, copy_s: float, results: dict[str, dict]) -> None:
-    copy_rate = mb / copy_s
-    print(f"dataset: {mb:.1f} MB of Parquet")
-    print(f"plain file copy (shutil.copytree): {copy_s:6.2f} s  {copy_rate:8.1f} MB/s")
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(8 * 1024 * 1024):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def big_file(path: Path, size: int) -> None:
+    """Random float32s: incompressible, like real embeddings."""
+    rng = np.random.default_rng(0)
+    with open(path, "wb") as f:
+        left = size
+        while left > 0:
+            block = rng.standard_normal(min(left, 64 * MB) // 4 + 1, dtype=np.float32).tobytes()
+            f.write(block[: min(left, len(block))])
+            left -= min(left, len(block))
+
+
+def transfer(mode: str, tmp: Path, path: Path) -> dict:
+    data_dir = tmp / f"home-{mode}"
+    proc, url = start_server(data_dir)
+    try:
+        token, lfs = make_token(data_dir), mode == "lfs"
+        with PeakRss(proc.pid) as up:
+            u = run_client(
+                UPLOAD,
+                url,
+                token,
+                f"bench/{mode}",
+                path,
+                path.name,
+                lfs=lfs,
+                home=tmp / f"hf-up-{mode}",
+            )
+        with PeakRss(proc.pid) as down:
+            d = run_client(
+                DOWNLOAD,
+                url,
+                token,
+                f"bench/{mode}",
+                tmp / f"down-{mode}",
+                path.name,
+                lfs=lfs,
+                home=tmp / f"hf-down-{mode}",
+            )
+        ok = sha256(Path(d["path"])) == sha256(path)
+        Path(d["path"]).unlink()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return {
+        "upload_s": u["seconds"],
+        "download_s": d["seconds"],
+        "server_upload": up.growth,
+        "server_download": down.growth,
+        "client_upload": u["rss"],
+        "client_download": d["rss"],
+        "same_bytes": ok,
+    }
+
+
+def parquet_version(path: Path, rows: int, seed: int = 0) -> None:
+    """`rows` rows of (id, 384-d embedding); the rows of a smaller call are a prefix of
+    these, as when a dataset gets new rows appended."""
+    rng = np.random.default_rng(seed)
+    schema = pa.schema([("id", pa.int64()), ("embedding", pa.list_(pa.float32(), 384))])
+    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+        for start in range(0, rows, 16384):
+            n = min(16384, rows - start)
+            vectors = rng.standard_normal((n, 384), dtype=np.float32)
+            writer.write_table(
+                pa.table(
+                    {
+                        "id": pa.array(np.arange(start, start + n)),
+                        "embedding": pa.FixedSizeListArray.from_arrays(
+                            pa.array(vectors.ravel()), 384
+                        ),
+                    },
+                    schema=schema,
+                )
+            )
+
+
+def dedup(tmp: Path, mb: int) -> dict:
+    rows = mb * MB // (384 * 4 + 8)
+    v1, v2 = tmp / "v1" / "train.parquet", tmp / "v2" / "train.parquet"
+    for path, n in ((v1, rows), (v2, rows + rows // 100)):
+        path.parent.mkdir()
+        parquet_version(path, n)
+    data_dir = tmp / "home-dedup"
+    proc, url = start_server(data_dir)
+    try:
+        token = make_token(data_dir)
+        first = received(url)
+        run_client(
+            UPLOAD,
+            url,
+            token,
+            "bench/dedup",
+            v1,
+            "train.parquet",
+            lfs=False,
+            home=tmp / "hf-dedup-1",
+        )
+        second = received(url)
+        run_client(
+            UPLOAD,
+            url,
+            token,
+            "bench/dedup",
+            v2,
+            "train.parquet",
+            lfs=False,
+            home=tmp / "hf-dedup-2",
+        )
+        third = received(url)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return {
+        "v1": v1.stat().st_size,
+        "v2": v2.stat().st_size,
+        "sent_v1": second - first,
+        "sent_v2": third - second,
+    }
+
+
+def report(size: int, results: dict[str, dict]) -> None:
+    print(f"one file of {size / MB:.0f} MB (random float32)")
     for mode, r in results.items():
         for what in ("upload", "download"):
-            seconds = r[f"{what}_s"]
-            rate = mb / seconds
-            print(f"{what:8} via hub ({mode:7}): {seconds:6.2f} s  {rate:8.1f} MB/s  "
-                  f"= {rate / copy_rate:5.2f}x file copy")
+            s = r[f"{what}_s"]
+            ratio = ""
+            if mode == "xet" and "lfs" in results:
+                ratio = f"  = {results['lfs'][f'{what}_s'] / s:4.2f}x the LFS rate"
+            print(
+                f"{what:8} {mode:3}: {s:7.2f} s {size / MB / s:8.1f} MB/s{ratio}  "
+                f"server RSS +{r[f'server_{what}'] / MB:6.0f} MB  "
+                f"client peak RSS {r[f'client_{what}'] / MB:6.0f} MB"
+            )
+        print(f"download {mode:3}: bytes identical: {r['same_bytes']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gib", type=float, default=2, help="size of the transfer file, GiB")
+    parser.add_argument("--dedup-mb", type=int, default=500, help="Parquet size for dedup, MB")
+    parser.add_argument("--skip-transfer", action="store_true")
+    parser.add_argument("--skip-dedup", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="embedhub-bench-") as name:
+        tmp = Path(name)
+        if not args.skip_transfer:
+            size = int(args.gib * 1024**3)
+            big_file(tmp / "big.bin", size)
+            results = {mode: transfer(mode, tmp, tmp / "big.bin") for mode in ("xet", "lfs")}
+            report(size, results)
+        if not args.skip_dedup:
+            d = dedup(tmp, args.dedup_mb)
+            print(f"dedup: v1 {d['v1'] / MB:.1f} MB, server received {d['sent_v1'] / MB:.1f} MB")
+            print(
+                f"dedup: v2 (+1% rows) {d['v2'] / MB:.1f} MB, server received "
+                f"{d['sent_v2'] / MB:.2f} MB = {100 * d['sent_v2'] / d['v2']:.1f}% of it"
+            )
 
 
 if __name__ == "__main__":

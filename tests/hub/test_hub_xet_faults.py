@@ -106,38 +106,35 @@ def test_killed_during_xet_uploads_then_retried(make_server, tmp_path):
     data = os.urandom(24 * MB)
     (tmp_path / "blob.bin").write_bytes(data)
 
-    # 1. Killed while a xorb is arriving: after a restart it is not there, and its temp file
-    # is gone; a shard naming it is refused.
-    up = upload.prepare(data, chunks_per_xorb=64)
-    name = hashes.to_hex(up.xorbs[0][0])
-    sock = _send_half(srv.url, f"/api/xet/v1/xorbs/default/{name}", access["accessToken"],
-                      up.xorbs[0][1])  # fmt: skip
-    time.sleep(0.5)
-    srv.proc.kill()
-    srv.proc.wait()
-    sock.close()
-    srv = make_server(data_dir=srv.data_dir)
-    assert not list((srv.data_dir / "xet" / "tmp").iterdir())
-    access = requests.get(f"{srv.url}/api/datasets/{repo}/xet-write-token/main",
-                          headers=auth(token), timeout=10).json()  # fmt: skip
-    r = requests.post(f"{srv.url}/api/xet/v1/shards", data=up.shard(),
-                      headers=auth(access["accessToken"]), timeout=30)  # fmt: skip
-    assert r.status_code == 400 and "never uploaded" in r.json()["error"]
-
-    # 2. Killed while the real client uploads, wherever it was; nothing half-there after.
+    # Killed while the real client uploads (wherever it is then), and while a xorb of
+    # another file is half-way in.
     client = start_client(srv, tmp_path, token, repo, str(tmp_path / "blob.bin"))
+    other = upload.prepare(os.urandom(4 * MB))
+    name = hashes.to_hex(other.xorbs[0][0])
+    sock = _send_half(srv.url, f"/api/xet/v1/xorbs/default/{name}", access["accessToken"],
+                      other.xorbs[0][1])  # fmt: skip
     time.sleep(2.5)
     srv.proc.kill()
     srv.proc.wait()
+    sock.close()
     client.communicate(timeout=300)
     srv = make_server(data_dir=srv.data_dir)
+
+    # Nothing half-there: no temp file, the half xorb unknown, git intact, and the file either
+    # absent or whole.
+    assert not list((srv.data_dir / "xet" / "tmp").iterdir())
+    access = requests.get(f"{srv.url}/api/datasets/{repo}/xet-write-token/main",
+                          headers=auth(token), timeout=10).json()  # fmt: skip
+    r = requests.post(f"{srv.url}/api/xet/v1/shards", data=other.shard(),
+                      headers=auth(access["accessToken"]), timeout=30)  # fmt: skip
+    assert r.status_code == 400 and "never uploaded" in r.json()["error"]
     _fsck(srv, repo)
     files = requests.get(f"{srv.url}/api/datasets/{repo}/tree/main", timeout=10).json()
     if any(f["path"] == "blob.bin" for f in files):  # it had committed before the kill
         got = requests.get(f"{srv.url}/datasets/{repo}/resolve/main/blob.bin", timeout=60)
         assert got.content == data
 
-    # 3. The retry completes, and every reader gets the whole file.
+    # The retry completes, and every reader gets the whole file.
     sha = hashlib.sha256(data).hexdigest()
     assert finish(start_client(srv, tmp_path, token, repo, str(tmp_path / "blob.bin"))) == sha
     got = requests.get(f"{srv.url}/datasets/{repo}/resolve/main/blob.bin", timeout=60)

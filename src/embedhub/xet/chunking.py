@@ -18,7 +18,7 @@ MIN_CHUNK = 8 * 1024
 MAX_CHUNK = 128 * 1024
 MASK = np.uint64(0xFFFF_0000_0000_0000)
 WINDOW = 64
-BLOCK = 8 * 1024 * 1024
+BLOCK = 1024 * 1024  # small enough for the temporaries to stay in cache
 
 
 def _window_hashes(data: np.ndarray) -> np.ndarray:
@@ -26,9 +26,8 @@ def _window_hashes(data: np.ndarray) -> np.ndarray:
     h = TABLE[data]
     span = 1
     while span < WINDOW:
-        shifted = np.zeros_like(h)
-        shifted[span:] = h[:-span] << np.uint64(span)
-        h += shifted
+        # The right side is a new array, computed before the in-place add changes h.
+        h[span:] += h[:-span] << np.uint64(span)
         span *= 2
     return h
 
