@@ -43,7 +43,7 @@ def metric(server, name: str) -> float:
 
 @pytest.fixture(scope="module")
 def xet_repo(server, tmp_path_factory) -> dict:
-    """A repo filled by the default client (hf_xet): upload_file, then upload_folder."""
+    """A private repo filled by the default client (hf_xet): upload_file, then upload_folder."""
     tmp = tmp_path_factory.mktemp("xet-upload")
     user = f"xet{os.getpid()}"
     token = server.token(user)
@@ -61,7 +61,7 @@ def xet_repo(server, tmp_path_factory) -> dict:
         import json
         from huggingface_hub import HfApi
         api = HfApi(token={token!r})
-        api.create_repo({repo!r}, repo_type="dataset")
+        api.create_repo({repo!r}, repo_type="dataset", private=True)
         api.upload_file(path_or_fileobj={str(folder / "big.bin")!r}, path_in_repo="big.bin",
                         repo_id={repo!r}, repo_type="dataset")
         api.upload_folder(folder_path={str(folder / "sub")!r}, path_in_repo="sub",
@@ -76,10 +76,10 @@ def xet_repo(server, tmp_path_factory) -> dict:
 
 
 def test_xet_uploads_are_stored_in_xet_with_the_clients_hashes(server, xet_repo):
-    repo, files = xet_repo["repo"], xet_repo["files"]
+    repo, files, owner = xet_repo["repo"], xet_repo["files"], auth(xet_repo["token"])
     for path in ("big.bin", "sub/part.bin"):
         data = files[path]
-        head = requests.head(resolve_url(server, repo, path), timeout=10)
+        head = requests.head(resolve_url(server, repo, path), headers=owner, timeout=10)
         assert head.status_code == 200
         assert int(head.headers["Content-Length"]) == len(data)
         # The hash hf_xet computed and registered equals ours from the raw bytes: same chunk
@@ -89,11 +89,12 @@ def test_xet_uploads_are_stored_in_xet_with_the_clients_hashes(server, xet_repo)
         sha = hashlib.sha256(data).hexdigest()
         assert head.headers["X-Linked-Etag"] == f'"{sha}"'
         assert not (server.data_dir / "lfs" / "objects" / sha[:2] / sha[2:4] / sha).exists()
-    assert "X-Xet-Hash" not in requests.head(resolve_url(server, repo, "sub/notes.txt")).headers
+    notes = requests.head(resolve_url(server, repo, "sub/notes.txt"), headers=owner, timeout=10)
+    assert notes.status_code == 200 and "X-Xet-Hash" not in notes.headers
     # part.bin repeats the first 2 MiB of big.bin, and big.bin a block of itself: the client
     # sent much less than the files hold.
     assert 0 < xet_repo["sent"] < len(files["big.bin"]) + MB
-    info = requests.get(f"{server.url}/api/datasets/{repo}", timeout=10).json()
+    info = requests.get(f"{server.url}/api/datasets/{repo}", headers=owner, timeout=10).json()
     assert info["xetEnabled"] is True
 
 
@@ -148,15 +149,16 @@ def test_non_xet_clients_read_xet_files(server, xet_repo, tmp_path, git_env):  #
     )
     assert result == hashlib.sha256(files["big.bin"]).hexdigest()
 
-    url = resolve_url(server, repo, "big.bin")
+    url, owner = resolve_url(server, repo, "big.bin"), auth(token)
+    assert requests.get(url, timeout=30).status_code == 404  # private
     data = files["big.bin"]
     for first, last in ((0, 99), (2 * MB - 10, 3 * MB + 10), (len(data) - 5, len(data) + 50)):
-        r = requests.get(url, headers={"Range": f"bytes={first}-{last}"}, timeout=30)
+        r = requests.get(url, headers={**owner, "Range": f"bytes={first}-{last}"}, timeout=30)
         assert r.status_code == 206 and r.content == data[first : last + 1]
         assert r.headers["Content-Range"].endswith(f"/{len(data)}")
-    suffix = requests.get(url, headers={"Range": "bytes=-1000"}, timeout=30)
+    suffix = requests.get(url, headers={**owner, "Range": "bytes=-1000"}, timeout=30)
     assert suffix.content == data[-1000:]
-    past = requests.get(url, headers={"Range": f"bytes={len(data)}-"}, timeout=30)
+    past = requests.get(url, headers={**owner, "Range": f"bytes={len(data)}-"}, timeout=30)
     assert past.status_code == 416
 
     clone = tmp_path / "clone"
@@ -202,7 +204,8 @@ def test_old_huggingface_hub_takes_the_lfs_path(server, xet_repo, tmp_path_facto
         api.upload_file(path_or_fileobj={str(tmp / "big.bin")!r}, path_in_repo="big.bin",
                         repo_id={repo!r}, repo_type="dataset")
         mine = hf_hub_download({repo!r}, "big.bin", repo_type="dataset", token={token!r})
-        theirs = hf_hub_download({xet_repo["repo"]!r}, "big.bin", repo_type="dataset")
+        theirs = hf_hub_download({xet_repo["repo"]!r}, "big.bin", repo_type="dataset",
+                                 token={xet_repo["token"]!r})
         def sha(p): return hashlib.sha256(open(p, "rb").read()).hexdigest()
         print(json.dumps([huggingface_hub.__version__, sha(mine), sha(theirs)]))
     """,
