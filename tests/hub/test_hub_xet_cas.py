@@ -150,3 +150,14 @@ def test_a_xet_file_stays_in_its_repo(server, uid):
     r = requests.get(f"{server.url}/datasets/{secret}/resolve/main/f.bin",
                      headers=auth(owner_token), timeout=30)  # fmt: skip
     assert r.content == data and r.headers["X-Xet-Hash"] == up.file_hash
+    assert Cas(server, secret, owner_token, "read").get(
+        f"/v1/reconstructions/{up.file_hash}").status_code == 200  # fmt: skip
+
+    # A repo deleted and created again under the same name starts with no files.
+    body = {"name": "secret", "organization": owner, "type": "dataset"}
+    gone = requests.delete(f"{server.url}/api/repos/delete", json=body,
+                           headers=auth(owner_token), timeout=10)  # fmt: skip
+    assert gone.status_code == 200
+    assert create_repo(server, owner_token, secret).status_code == 200
+    again = Cas(server, secret, owner_token, "read")
+    assert again.get(f"/v1/reconstructions/{up.file_hash}").status_code == 404

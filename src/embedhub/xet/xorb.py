@@ -18,8 +18,9 @@ from embedhub.xet import hashes
 from embedhub.xet.compression import HEADER_SIZE, compress, decompress, parse_header
 from embedhub.xet.errors import FormatError
 
-# The spec's cap on a serialized xorb; the footer may add ~40 bytes a chunk on top.
-MAX_XORB_BYTES = 64 * 1024 * 1024
+# The spec caps a xorb at 64 MiB, and the reference client fills xorbs up to 64 MiB of chunk
+# data: their 8-byte headers (at most 8192 chunks) come on top. A footer adds ~40 bytes a chunk.
+MAX_XORB_BYTES = 64 * 1024 * 1024 + 8 * 8192
 IDENT = b"XETBLOB"
 IDENT_HASHES = b"XBLBHSH"
 IDENT_BOUNDARIES = b"XBLBBND"
