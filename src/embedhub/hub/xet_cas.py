@@ -205,6 +205,8 @@ async def fetch(request: Request, xorb: str) -> Response:
     except TokenError as exc:
         raise EmbedhubError(Kind.FORBIDDEN, str(exc)) from None
     path = hub.xet.store.xorb_path(_hash(name, "xorb hash"))
+    if not path.exists():
+        raise EmbedhubError(Kind.NOT_FOUND, f"No xorb {name} here")
     try:
         wanted = byte_range(request, last + 1)
     except Unsatisfiable:
