@@ -189,9 +189,7 @@ async def get_object(hub: Hub, request: Request, rid: RepoId, oid: str) -> Respo
     if not hub.lfs.has(oid, size):
         xet_file = await in_thread(hub.xet.file_for, oid, size)
         if xet_file is None:
-            raise EmbedhubError(
-                Kind.NOT_FOUND, f"LFS object {oid} not found", code="EntryNotFound"
-            )
+            raise EmbedhubError(Kind.NOT_FOUND, f"LFS object {oid} not found", code="EntryNotFound")
         return xet_repo.stream(hub, request, xet_file, {"ETag": f'"{oid}"'}, None)
     return FileResponse(
         hub.lfs.path(oid), media_type="application/octet-stream", headers={"ETag": f'"{oid}"'}
