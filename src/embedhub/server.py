@@ -46,7 +46,7 @@ def load_engines(settings: Settings, metrics: Metrics) -> dict[str, Engine]:
 
 
 def build_app(settings: Settings, engines: dict[str, Engine], metrics: Metrics) -> FastAPI:
-    from embedhub import hub
+    from embedhub import hub, web
 
     db = Database(settings.db_path)
     return create_app(
@@ -54,7 +54,11 @@ def build_app(settings: Settings, engines: dict[str, Engine], metrics: Metrics) 
         engines,
         db,
         metrics,
-        extensions=(lambda app: hub.register(app, settings, db),),
+        # The web view first: its pages share paths with the hub's catch-all routes.
+        extensions=(
+            lambda app: web.register(app, settings, db, engines),
+            lambda app: hub.register(app, settings, db),
+        ),
     )
 
 

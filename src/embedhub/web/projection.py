@@ -1,0 +1,81 @@
+"""2-D projections of an embedding matrix: PCA for a first view in a second or two, then UMAP
+(umap-learn) for the map people actually read. Coordinates come out scaled into [-1, 1], the
+space the WebGL scatter plot draws in."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import numpy as np
+
+Progress = Callable[[str, float], None]
+# UMAP's neighbour search is quadratic-ish in the input width; 50 principal components keep
+# nearly all the neighbourhood structure of 384-1024-wide sentence embeddings at a fraction of
+# the cost (the usual preprocessing for UMAP on text embeddings).
+UMAP_INPUT_DIMS = 50
+
+
+def pca(vectors: np.ndarray, dims: int = 2) -> np.ndarray:
+    """The first `dims` principal components (randomised SVD: fast for tall matrices)."""
+    from sklearn.decomposition import PCA
+
+    n, d = vectors.shape
+    dims = min(dims, n, d)
+    if dims < 1:
+        return np.zeros((n, 2), np.float32)
+    out = PCA(n_components=dims, svd_solver="randomized", random_state=0).fit_transform(vectors)
+    if out.shape[1] < 2:
+        out = np.pad(out, ((0, 0), (0, 2 - out.shape[1])))
+    return out.astype(np.float32)
+
+
+def umap_2d(vectors: np.ndarray, progress: Progress) -> np.ndarray:
+    import umap
+
+    n = vectors.shape[0]
+    if n < 4:  # UMAP needs a few neighbours; a handful of points is drawn as PCA places them
+        return pca(vectors)
+    progress("reducing", 0.0)
+    reduced = pca(vectors, UMAP_INPUT_DIMS) if vectors.shape[1] > UMAP_INPUT_DIMS else vectors
+    progress("neighbours", 0.1)
+    reducer = umap.UMAP(
+        n_components=2,
+        n_neighbors=min(15, n - 1),
+        metric="cosine",
+        low_memory=True,
+        random_state=None,  # a fixed seed turns off UMAP's parallel layout
+        tqdm_kwds={"disable": False, "file": _EpochReader(progress), "mininterval": 0.5},
+    )
+    return reducer.fit_transform(reduced).astype(np.float32)
+
+
+def to_unit_square(xy: np.ndarray) -> np.ndarray:
+    """Centre and scale so the points fill [-1, 1] on their wider axis, aspect kept (a 1%
+    margin lets the outermost points show whole)."""
+    if len(xy) == 0:
+        return xy.astype(np.float32)
+    xy = np.nan_to_num(xy.astype(np.float64))
+    low, high = xy.min(axis=0), xy.max(axis=0)
+    centre = (low + high) / 2
+    half = float(max((high - low).max() / 2, 1e-12))
+    return ((xy - centre) / half * 0.99).astype(np.float32)
+
+
+class _EpochReader:
+    """A file for UMAP's tqdm bar: turns "12/200" into layout progress (0.4-1.0 of the job)."""
+
+    _COUNT = re.compile(r"(\d+)/(\d+)")
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+
+    def write(self, text: str) -> int:
+        found = self._COUNT.findall(text)
+        if found:
+            done, total = map(int, found[-1])
+            self.progress("layout", 0.4 + 0.6 * done / max(total, 1))
+        return len(text)
+
+    def flush(self) -> None:
+        pass
