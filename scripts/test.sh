@@ -4,11 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# git-lfs for the hub's git workflow tests (Debian package; needs root or sudo).
-if ! command -v git-lfs >/dev/null 2>&1; then
+# Debian packages (need root or sudo): git-lfs for the hub's git workflow tests, chromium for
+# the web view's browser tests (Playwright drives it; its own browser download can't work
+# offline).
+missing=""
+command -v git-lfs >/dev/null 2>&1 || missing="$missing git-lfs"
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
+if [ -n "$missing" ]; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq git-lfs >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv

@@ -44,7 +44,8 @@ def set_cookie(web: Web, request: Request, response: Response, name: str, value:
 
 
 async def read_form(request: Request) -> dict[str, str]:
-    if "application/x-www-form-urlencoded" not in request.headers.get("content-type", ""):
+    ctype = request.headers.get("content-type", "")
+    if ctype and "application/x-www-form-urlencoded" not in ctype:
         raise EmbedhubError(Kind.BAD_REQUEST, "Expected a form (application/x-www-form-urlencoded)")
     body = b""
     async for chunk in request.stream():

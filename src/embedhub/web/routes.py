@@ -144,7 +144,7 @@ def dataset_tabs(web: Web, base: str, rid_of: Callable) -> list[Route]:
 
 def site_routes(web: Web) -> list[Route | Mount]:
     async def download(web: Web, request: Request, visitor, *_: Any) -> Response:
-        return await account.download(web, request, visitor, raw_segments(request)[3:])
+        return await account.download(web, request, visitor, raw_segments(request)[2:])
 
     return [
         PageRoute("/", page(web, pages.home)),
