@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -97,7 +98,9 @@ def push_embedded(
     ]
     if private:
         args.append("--private")
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    # The hub it pushes to is the test's own server, so the client may go online.
+    env = {**os.environ, "HF_HUB_OFFLINE": "0", "HF_HOME": str(tmp / "hf")}
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

@@ -33,17 +33,15 @@ class ApiUnavailable(Exception):
 
 async def call(web: Web, request: Request, visitor: Visitor, path: str, **params: Any) -> Any:
     response = await web.internal(request, visitor, f"/datasets-server/{path}", params)
-    if response.status_code == 404 and "No route" in response.text:
+    if not response.headers.get("content-type", "").startswith("application/json"):
         raise ApiUnavailable("This server has no dataset-viewer API (/datasets-server).")
-    try:
-        body = response.json()
-    except ValueError:
-        body = {"error": response.text[:300]}
+    body = response.json()
+    if response.status_code == 404 and "No route" in str(body):
+        raise ApiUnavailable("This server has no dataset-viewer API (/datasets-server).")
     if response.status_code >= 400:
         message = body.get("error") if isinstance(body, dict) else None
-        raise ApiUnavailable(
-            str(message or f"The dataset-viewer API answered {response.status_code}")
-        )
+        status = response.status_code
+        raise ApiUnavailable(str(message or f"The dataset-viewer API answered {status}"))
     return body
 
 
