@@ -83,7 +83,8 @@ def alice(web_server) -> str:
 @pytest.fixture(scope="module")
 def dataset(web_server, alice, tmp_path_factory) -> str:
     repo = f"alice/notes-{uuid.uuid4().hex[:6]}"
-    push_embedded(web_server, alice, repo, TEXTS, tmp_path_factory.mktemp("embed"))
+    rows = [{"text": t, "topic": TOPICS[i % 3].split()[0]} for i, t in enumerate(TEXTS)]
+    push_embedded(web_server, alice, repo, rows, tmp_path_factory.mktemp("embed"))
     return repo
 
 
@@ -142,6 +143,14 @@ def test_map_draws_every_point_and_hover_shows_the_text(web_server, dataset, pag
     tip = page.locator("#map-tip")
     assert tip.is_visible() and TEXTS[hovered] in tip.inner_text()
     page.screenshot(path=shots_dir / "map.png")
+    # Colour by a column: one legend entry per topic.
+    page.select_option("#map-color", "topic")
+    assert page.locator("#map-legend span").count() == 3
+    assert page.evaluate("embedhubMap.colorBy") == "topic"
+    page.screenshot(path=shots_dir / "map-colour.png")
+    page.mouse.move(box["x"] + 2, box["y"] + 2)
+    page.mouse.move(box["x"] + x, box["y"] + y)
+    until(page, f"embedhubMap.hovered === {hovered}", 10)
     # Clicking the hovered point opens its row in the viewer.
     page.mouse.click(box["x"] + x, box["y"] + y)
     page.wait_for_url(f"**/viewer/**row={hovered}*")

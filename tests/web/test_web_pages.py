@@ -327,3 +327,20 @@ def test_map_data_needs_read_rights(web_server, alice) -> None:
     r = get(web_server, "/-/map/state", params=params)
     assert r.status_code == 404 and r.headers["content-type"].startswith("application/json")
     assert get(web_server, "/-/map/state", params=params, headers=auth("eh_bad")).status_code == 404
+
+
+def test_model_repo_pages_at_the_root_and_home_search(web_server, alice, public_repo) -> None:
+    name = f"model-{uuid.uuid4().hex[:6]}"
+    body = {"name": name, "organization": "alice", "type": "model"}
+    r = requests.post(
+        f"{web_server.url}/api/repos/create", json=body, headers=auth(alice), timeout=30
+    )
+    assert r.status_code == 200, r.text
+    page = get(web_server, f"/alice/{name}")
+    assert page.status_code == 200 and f"alice/{name}" in page.text
+    assert 'href="/alice/' + name + '/tree/main"' in page.text
+    assert get(web_server, f"/alice/{name}/tree/main").status_code == 200
+    assert get(web_server, f"/alice/{name}/resolve/main/.gitattributes").status_code == 200
+    # The home page's search box filters repo names.
+    found = get(web_server, "/", params={"q": name}).text
+    assert f"/alice/{name}" in found and public_repo[0] not in found

@@ -22,7 +22,7 @@ def pca(vectors: np.ndarray, dims: int = 2) -> np.ndarray:
 
     n, d = vectors.shape
     dims = min(dims, n, d)
-    if dims < 1:
+    if n < 2 or dims < 1:  # nothing to spread: one point sits in the middle
         return np.zeros((n, 2), np.float32)
     out = PCA(n_components=dims, svd_solver="randomized", random_state=0).fit_transform(vectors)
     if out.shape[1] < 2:

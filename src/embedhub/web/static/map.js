@@ -79,6 +79,7 @@
     if (first) makePlot(n);
     await plot.draw(points(), { transition: !first && n === state.count, transitionDuration: 700 });
     if (state.hits.length) plot.select(state.hits, { preventEvent: true });
+    if (!state.ready) state.firstPaintMs = performance.now();  // since navigation start
     Object.assign(state, { count: n, view, ready: true });
     app.dataset.drawn = view;
   }
