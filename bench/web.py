@@ -37,8 +37,14 @@ sys.path.insert(0, str(ROOT / "tests"))
 from servers import start_server, stop_server  # noqa: E402
 
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -68,27 +74,43 @@ def bench_projection(matrix: np.ndarray) -> dict:
 def push(server, token: str, repo: str, matrix: np.ndarray) -> str:
     ns, name = repo.split("/")
     headers = {"Authorization": f"Bearer {token}"}
-    r = requests.post(f"{server.url}/api/repos/create", headers=headers, timeout=60,
-                      json={"name": name, "organization": ns, "type": "dataset"})
+    r = requests.post(
+        f"{server.url}/api/repos/create",
+        headers=headers,
+        timeout=60,
+        json={"name": name, "organization": ns, "type": "dataset"},
+    )
     r.raise_for_status()
     n = len(matrix)
-    table = pa.table({
-        "id": np.arange(n),
-        "text": [f"row {i}: a stand-in sentence for the map's hover text" for i in range(n)],
-        "topic": [f"t{i % 7}" for i in range(n)],
-        "embedding": pa.FixedSizeListArray.from_arrays(pa.array(matrix.ravel()), matrix.shape[1]),
-    })
+    table = pa.table(
+        {
+            "id": np.arange(n),
+            "text": [f"row {i}: a stand-in sentence for the map's hover text" for i in range(n)],
+            "topic": [f"t{i % 7}" for i in range(n)],
+            "embedding": pa.FixedSizeListArray.from_arrays(
+                pa.array(matrix.ravel()), matrix.shape[1]
+            ),
+        }
+    )
     buf = io.BytesIO()
     pq.write_table(table, buf)
     lines = [
         {"key": "header", "value": {"summary": "bench data"}},
-        {"key": "file", "value": {"path": "data/train-00000-of-00001.parquet",
-                                  "content": base64.b64encode(buf.getvalue()).decode(),
-                                  "encoding": "base64"}},
+        {
+            "key": "file",
+            "value": {
+                "path": "data/train-00000-of-00001.parquet",
+                "content": base64.b64encode(buf.getvalue()).decode(),
+                "encoding": "base64",
+            },
+        },
     ]
-    r = requests.post(f"{server.url}/api/datasets/{repo}/commit/main", timeout=1800,
-                      headers={**headers, "Content-Type": "application/x-ndjson"},
-                      data="\n".join(json.dumps(line) for line in lines))
+    r = requests.post(
+        f"{server.url}/api/datasets/{repo}/commit/main",
+        timeout=1800,
+        headers={**headers, "Content-Type": "application/x-ndjson"},
+        data="\n".join(json.dumps(line) for line in lines),
+    )
     r.raise_for_status()
     return r.json()["commitOid"]
 
@@ -112,14 +134,18 @@ def first_paint(server, repo: str) -> dict:
     out = {}
     with sync_playwright() as p:
         ctx = p.chromium.launch_persistent_context(
-            tempfile.mkdtemp(), executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS,
-            headless=True, viewport={"width": 1280, "height": 900},
+            tempfile.mkdtemp(),
+            executable_path="/usr/bin/chromium",
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1280, "height": 900},
         )
         page = ctx.new_page()
         for _ in range(2):  # the second visit is the one reported (the browser's cache warm)
             page.goto(f"{server.url}/datasets/{repo}")
             out["repo_page_load_ms"] = page.evaluate(
-                "performance.getEntriesByType('navigation')[0].loadEventEnd")
+                "performance.getEntriesByType('navigation')[0].loadEventEnd"
+            )
             page.goto(f"{server.url}/datasets/{repo}/map")
             deadline = time.monotonic() + 120
             while not page.evaluate("!!(window.embedhubMap && embedhubMap.firstPaintMs)"):
@@ -180,16 +206,22 @@ def main() -> None:
     b = report["browser"]
     r = report["render"]
     print(json.dumps(report, indent=2))
-    print(f"\nprojection of {args.rows} x {args.dims}: PCA {p['pca_s']:.1f} s, UMAP "
-          f"{p['umap_s']:.1f} s ({p['umap_s'] / p['matmul_s']:.0f}x one {args.rows}x384x384 "
-          f"matmul); server job end to end {report['server_job_s']:.1f} s  [target < 120 s]")
-    print(f"map first paint (cached): {b['map_first_paint_ms']:.0f} ms for {b['points']} points, "
-          f"{b['map_first_paint_ms'] / b['repo_page_load_ms']:.1f}x the repo page's load  "
-          "[target < 3000 ms]")
+    print(
+        f"\nprojection of {args.rows} x {args.dims}: PCA {p['pca_s']:.1f} s, UMAP "
+        f"{p['umap_s']:.1f} s ({p['umap_s'] / p['matmul_s']:.0f}x one {args.rows}x384x384 "
+        f"matmul); server job end to end {report['server_job_s']:.1f} s  [target < 120 s]"
+    )
+    print(
+        f"map first paint (cached): {b['map_first_paint_ms']:.0f} ms for {b['points']} points, "
+        f"{b['map_first_paint_ms'] / b['repo_page_load_ms']:.1f}x the repo page's load  "
+        "[target < 3000 ms]"
+    )
     for name in ("repo", "tree", "commits", "viewer"):
         ratio = r[name]["p50_ms"] / max(r["health"]["p50_ms"], 0.5)
-        print(f"{name} page: p50 {r[name]['p50_ms']:.0f} ms, p90 {r[name]['p90_ms']:.0f} ms "
-              f"({ratio:.1f}x /health)  [target < 100 ms p50]")
+        print(
+            f"{name} page: p50 {r[name]['p50_ms']:.0f} ms, p90 {r[name]['p90_ms']:.0f} ms "
+            f"({ratio:.1f}x /health)  [target < 100 ms p50]"
+        )
 
 
 if __name__ == "__main__":
