@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, quote
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.types import Message
+from starlette.types import Message, Receive, Scope, Send
 
 from embedhub.errors import EmbedhubError, Kind
 from embedhub.hub.paths import URL_PREFIX, file_path, repo_id
@@ -126,7 +126,7 @@ class _Forward(Response):
         self.path = path
         self.visitor = visitor
 
-    async def __call__(self, scope, receive, send) -> None:  # type: ignore[override]
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = [(k, v) for k, v in scope["headers"] if k not in (b"authorization", b"cookie")]
         if self.visitor.raw_token:
             headers.append((b"authorization", f"Bearer {self.visitor.raw_token}".encode()))

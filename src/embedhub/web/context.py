@@ -76,7 +76,7 @@ class Web:
             hub=hub,
             engines=engines,
             sessions=Sessions(db, load_secret(root / "secret")),
-            maps=Maps(root / "maps", settings, db),
+            maps=Maps(root / "maps", settings),
             templates=env,
         )
 

@@ -15,16 +15,14 @@ from typing import Any
 import orjson
 
 from embedhub.config import Settings
-from embedhub.db import Database
 from embedhub.hub.paths import RepoId
 from embedhub.web import mapjob
 
 
 class Maps:
-    def __init__(self, root: Path, settings: Settings, db: Database) -> None:
+    def __init__(self, root: Path, settings: Settings) -> None:
         self.root = root
         self.settings = settings
-        self.db = db
         self._jobs: dict[Path, subprocess.Popen] = {}
         self._lock = threading.Lock()
 
@@ -104,10 +102,3 @@ class Maps:
         for folder, job in list(self._jobs.items()):
             if job.poll() is not None:
                 del self._jobs[folder]
-
-    def stop(self) -> None:
-        with self._lock:
-            for job in self._jobs.values():
-                if job.poll() is None:
-                    job.terminate()
-            self._jobs.clear()

@@ -111,7 +111,7 @@ def repo_pages(web: Web, type_: str) -> list[Route]:
         return await pages.commits_page(web, request, visitor, rid, rev)
 
     base = f"{prefix}/{{ns}}/{{name}}"
-    routes = [
+    routes: list[Route] = [
         PageRoute(base, page(web, repo), model_shape=model),
         PageRoute(f"{base}/tree/{{rest:path}}", page(web, tree), model_shape=model),
         PageRoute(f"{base}/blob/{{rest:path}}", page(web, blob), model_shape=model),
