@@ -69,11 +69,12 @@ def random_rows(n: int, dims: int = 8, seed: int = 0) -> dict[str, list]:
 
 
 def push_embedded(
-    server, token: str, repo_id: str, texts: list[str], tmp: Path, *, private: bool = False
+    server, token: str, repo_id: str, rows: list[dict], tmp: Path, *, private: bool = False
 ) -> None:
-    """The real flow: `embedhub embed` with the server's model, pushed to the server's hub."""
-    source = tmp / f"{repo_id.replace('/', '_')}.jsonl"
-    source.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    """The real flow: `embedhub embed` with the server's model, pushed to the server's hub.
+    Each row needs a `text`; its other fields are kept as columns."""
+    source = tmp / f"{repo_id.replace('/', '_')}.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), source)
     args = [
         sys.executable,
         "-m",
