@@ -175,11 +175,20 @@ def test_search_shows_the_expected_top_row(web_server, dataset, page, shots_dir)
         pytest.skip("the semantic search API (issue 13) is not on this branch yet")
     page.goto(f"{web_server.url}/datasets/{dataset}/search")
     page.fill("input[name=q]", TEXTS[17])
-    page.click("form.searchbox button")
-    page.wait_for_load_state()
+    # The first query of a dataset may wait for its search index to be read.
+    with page.expect_navigation(timeout=180_000):
+        page.click("form.searchbox button")
     top = page.locator("#results tr").nth(1)
     assert TEXTS[17] in top.inner_text()
     page.screenshot(path=shots_dir / "search.png", full_page=True)
+    # The same search highlights its hits on the map, best first.
+    page.goto(f"{web_server.url}/datasets/{dataset}/map")
+    until(page, "window.embedhubMap && window.embedhubMap.ready")
+    page.fill("#map-search input[name=q]", TEXTS[17])
+    page.click("#map-search button")
+    assert until(page, "embedhubMap.hits.length && embedhubMap.hits[0] === 17", 60)
+    assert "rows highlighted" in page.locator("#map-hits").inner_text()
+    page.screenshot(path=shots_dir / "map-search.png")
 
 
 def test_private_repo_is_invisible_until_signing_in(web_server, alice, browser, page, shots_dir):
