@@ -174,7 +174,7 @@ def test_search_shows_the_expected_top_row(web_server, dataset, page, shots_dir)
     if not viewer_api(web_server):
         pytest.skip("the semantic search API (issue 13) is not on this branch yet")
     page.goto(f"{web_server.url}/datasets/{dataset}/search")
-    page.fill("input[name=q]", TEXTS[17])
+    page.fill("form.searchbox input[name=q]", TEXTS[17])
     # The first query of a dataset may wait for its search index to be read.
     with page.expect_navigation(timeout=180_000):
         page.click("form.searchbox button")

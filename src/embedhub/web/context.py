@@ -25,6 +25,8 @@ from embedhub.web.mapstore import Maps
 from embedhub.web.sessions import ANON_COOKIE, SESSION_COOKIE, Sessions, Visitor, load_secret
 
 log = logging.getLogger("embedhub.web")
+# httpx logs every in-process call to the server's own APIs at INFO: noise in the server log.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 HERE = Path(__file__).parent
 T = TypeVar("T")
 
