@@ -18,6 +18,10 @@ from embedhub.config import Settings
 from embedhub.hub.paths import RepoId
 from embedhub.web import mapjob
 
+# UMAP already uses every core: more jobs at once would only slow each other (and the
+# embedding engine) down. A projection waiting its turn shows as "queued".
+MAX_JOBS = 1
+
 
 class Maps:
     def __init__(self, root: Path, settings: Settings) -> None:
@@ -76,8 +80,7 @@ class Maps:
             return
         with self._lock:
             self._reap()
-            job = self._jobs.get(folder)
-            if (job is not None and job.poll() is None) or self.running(folder):
+            if folder in self._jobs or self.running(folder) or len(self._jobs) >= MAX_JOBS:
                 return
             folder.mkdir(parents=True, exist_ok=True)
             args = {
