@@ -144,6 +144,7 @@ def test_tree_blob_commits(web_server, public_repo) -> None:
         ("/blob/main/notes/../README.md", 400, None),
         ("/tree/a..b", 400, None),
         ("/commits/-n", 400, None),
+        ("/tree/main%0A", 400, None),
     ],
 )
 def test_bad_paths_and_revisions_as_the_api(web_server, public_repo, path, status, code) -> None:

@@ -47,7 +47,7 @@ class Repo:
         return reading.read_head(self.hub, self.rid, self.git, entry, limit)
 
     def stored(self, entry: Entry) -> bool:
-        return reading.stored(self.hub, entry)
+        return reading.stored(self.hub, self.rid, entry)
 
     def card(self) -> Card | None:
         entry = self.entry("README.md")

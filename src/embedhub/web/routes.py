@@ -20,8 +20,9 @@ from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from embedhub.db import NameError_, check_name
 from embedhub.errors import EmbedhubError
-from embedhub.hub.paths import RepoId, repo_id, split_raw
+from embedhub.hub.paths import RepoId, bad, repo_id, split_raw
 from embedhub.web import account, maptab, pages, tabs
 from embedhub.web.context import HERE, Web
 
@@ -41,9 +42,20 @@ class PageRoute(Route):
         if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
             return Match.NONE, {}
         match, child = super().matches(scope)
-        if match is Match.FULL and self.model_shape and _claimed_elsewhere(scope):
-            return Match.NONE, {}
+        if match is Match.FULL and self.model_shape:
+            if not _namespace_ok(child["path_params"]["ns"]) or _claimed_elsewhere(scope):
+                return Match.NONE, {}
         return match, child
+
+
+def _namespace_ok(namespace: str) -> bool:
+    """`/datasets/x`, `/v1/x`: a reserved or impossible namespace is no model's page, so such
+    a path keeps the app's own "No route" answer."""
+    try:
+        check_name(namespace, "namespace")
+    except NameError_:
+        return False
+    return True
 
 
 def _claimed_elsewhere(scope: Scope) -> bool:
@@ -65,11 +77,20 @@ def page(web: Web, fn: PageFn, *args: Any) -> Callable[[Request], Awaitable[Resp
     async def handler(request: Request) -> Response:
         visitor = web.visitor(request)
         try:
+            _no_control_characters(request)
             return await fn(web, request, visitor, *args)
         except EmbedhubError as err:
             return web.error_page(request, visitor, err)
 
     return handler
+
+
+def _no_control_characters(request: Request) -> None:
+    # As the hub's routes: no name, revision or path holds one (and Starlette's `$` would
+    # match "main\n" as "main").
+    path = request.scope["path"]
+    if any(ord(c) < 32 or c == "\x7f" for c in path):
+        raise bad(f"The URL path {path!r} contains control characters")
 
 
 def data(web: Web, fn: PageFn, *args: Any) -> Callable[[Request], Awaitable[Response]]:
