@@ -54,7 +54,8 @@ def build_app(settings: Settings, engines: dict[str, Engine], metrics: Metrics) 
         engines,
         db,
         metrics,
-        # The web view first: its pages share paths with the hub's catch-all routes.
+        # The web view first: its pages share the hub's URLs (GET/HEAD on shapes no hub
+        # route uses), and the first full match wins.
         extensions=(
             lambda app: web.register(app, settings, db, engines),
             lambda app: hub.register(app, settings, db),

@@ -13,7 +13,8 @@ from embedhub.db import Database
 
 
 def register(app: FastAPI, settings: Settings, db: Database, engines: dict[str, Any]) -> None:
-    """Add the web view's routes to `app`; call before the hub registers its catch-all routes."""
+    """Add the web view's routes to `app`; call before the hub registers its routes (its pages
+    share the hub's URLs, and the first full match wins)."""
     from embedhub.web.context import Web
     from embedhub.web.routes import add_routes
 

@@ -184,7 +184,7 @@ async def _map_data(web: Web, request: Request, visitor, *_: Any) -> Response:
 
 
 def add_routes(app: FastAPI, web: Web) -> None:
-    """Before the hub's catch-all routes: Starlette takes the first full match."""
+    """Before the hub's routes: Starlette takes the first full match."""
     routes = site_routes(web)
     for type_ in ("dataset", "space", "model"):
         routes += repo_pages(web, type_)
