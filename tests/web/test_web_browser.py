@@ -127,6 +127,11 @@ def test_home_lists_the_dataset_and_its_pages_render(web_server, dataset, page, 
 
 
 def test_map_draws_every_point_and_hover_shows_the_text(web_server, dataset, page, shots_dir):
+    # `embedhub embed --push` uploads through Xet: the map below reads a Xet-stored file.
+    url = web_server.url
+    files = requests.get(f"{url}/api/datasets/{dataset}/tree/main/data", timeout=30).json()
+    head = requests.head(f"{url}/datasets/{dataset}/resolve/main/{files[0]['path']}", timeout=30)
+    assert "X-Xet-Hash" in head.headers
     page.goto(f"{web_server.url}/datasets/{dataset}/map")
     until(page, "window.embedhubMap && window.embedhubMap.ready")
     assert page.evaluate("embedhubMap.count") == len(TEXTS)
