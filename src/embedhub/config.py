@@ -59,6 +59,12 @@ class Settings:
     hub_json_limit: int = 4 * 1024 * 1024
     # Bytes one LFS object may have (checked when the batch API is asked for an upload link).
     hub_lfs_object_limit: int = 50 * 1024 * 1024 * 1024
+    # Rows from which a dataset split also gets an approximate search index (built in the
+    # background; queries are answered exactly until it is ready).
+    search_approx_threshold: int = 200_000
+    # Seconds a search index superseded by newer data of the same branch is kept after its
+    # last use (in-flight queries finish on it), then removed.
+    search_index_grace: float = 60.0
 
     @property
     def onnx_cache(self) -> Path:
@@ -110,6 +116,8 @@ _MINIMUM = {
     "hub_payload_limit": 1,
     "hub_json_limit": 1,
     "hub_lfs_object_limit": 1,
+    "search_approx_threshold": 1,
+    "search_index_grace": 0,
 }
 
 

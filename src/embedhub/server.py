@@ -46,17 +46,30 @@ def load_engines(settings: Settings, metrics: Metrics) -> dict[str, Engine]:
 
 
 def build_app(settings: Settings, engines: dict[str, Engine], metrics: Metrics) -> FastAPI:
-    from embedhub import hub, web
+    from embedhub import hub, viewer, web
+    from embedhub.hub.store import Hub
+    from embedhub.search.indexes import SearchSettings
 
     db = Database(settings.db_path)
+    search = SearchSettings(
+        approx_threshold=settings.search_approx_threshold,
+        superseded_grace_s=settings.search_index_grace,
+    )
+    # The dataset viewer reads repos through a Hub of its own (the same data directory and
+    # database; the one that serves the hub's routes is started by hub.register).
+    dataset_viewer = viewer.make_viewer(
+        Hub(settings, db), engines, search=search, registry=metrics.registry
+    )
     return create_app(
         settings,
         engines,
         db,
         metrics,
-        # The web view first: its pages share the hub's URLs (GET/HEAD on shapes no hub
-        # route uses), and the first full match wins.
+        # The viewer and the web view before the hub: their pages share the hub's URL space
+        # (GET/HEAD on shapes no hub route uses), and the first full match wins; the viewer
+        # first of all, so /datasets-server/... is never taken for a model page.
         extensions=(
+            lambda app: viewer.register(app, dataset_viewer),
             lambda app: web.register(app, settings, db, engines),
             lambda app: hub.register(app, settings, db),
         ),

@@ -12,6 +12,7 @@ from datasets.splits import SplitDict, SplitInfo
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from embedhub.bulk.embedders import EmbedderInfo
+from embedhub.cardmeta import BLOCK, EmbeddingMeta
 
 EXTENSIONS = {"parquet": "parquet", "jsonl.gz": "jsonl.gz"}
 
@@ -25,7 +26,18 @@ def make_card(
     model: EmbedderInfo,
     embedding_column: str,
     command: str,
+    text: str | None = None,
+    id_column: str | None = None,
 ) -> str:
+    """`text`: the text column or template the vectors were made from."""
+    meta = EmbeddingMeta(
+        model=model.model_id,
+        dimension=model.dimension,
+        embedding_column=embedding_column,
+        normalized=model.normalized,
+        text=text,
+        id_column=id_column,
+    )
     data = DatasetCardData(
         configs=[
             {
@@ -34,6 +46,7 @@ def make_card(
             }
         ],
         tags=["embeddings", "embedhub"],
+        **{BLOCK: meta.to_dict()},  # what search needs to embed a query the same way
     )
     info = DatasetInfo(features=datasets.Features.from_arrow_schema(schema))
     splits = SplitDict()

@@ -252,6 +252,8 @@ def _finish(cfg: JobConfig, work: WorkDir, sink: Sink, info: EmbedderInfo, start
         model=info,
         embedding_column=sink.embedding_column,
         command=cfg.command,
+        text=cfg.template or cfg.column or inputs.TEXT_COLUMN,
+        id_column=sink.id_column,
     )
     shards = publish(cfg.output, work, schema, fmt=cfg.output_format, card=card)
     c = sink.counts

@@ -72,6 +72,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--hub-json-limit", type=int, help="bytes per hub JSON body (4194304)")
     p.add_argument("--hub-lfs-object-limit", type=int, help="bytes per LFS object (53687091200)")
+    p.add_argument(
+        "--search-approx-threshold",
+        type=int,
+        help="rows from which a dataset split gets an approximate search index (200000)",
+    )
+    p.add_argument(
+        "--search-index-grace",
+        type=float,
+        help="seconds a superseded search index is kept after its last use (60)",
+    )
     p.set_defaults(func=run)
 
 
@@ -102,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
         hub_payload_limit=args.hub_payload_limit,
         hub_json_limit=args.hub_json_limit,
         hub_lfs_object_limit=args.hub_lfs_object_limit,
+        search_approx_threshold=args.search_approx_threshold,
+        search_index_grace=args.search_index_grace,
     )
     from embedhub.models import ModelNotFound
     from embedhub.server import serve

@@ -1,0 +1,353 @@
+"""Every split's search artefacts under one folder, and the work around them: opening and
+building views, choosing exact or approximate search, building approximate indexes in the
+background (one at a time, at low priority), and removing what is no longer used.
+
+Layout: ROOT/TYPEs/NS/NAME/CONTENT/ where CONTENT names the split's data (a hash of its files'
+content ids, in order). Two commits with the same data files (a README-only commit) share
+one folder, so moving a branch rebuilds nothing unless the data changed."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from embedhub.search import approx
+from embedhub.search.artefacts import (
+    discard,
+    pid_alive,
+    publish,
+    remove_stale_temps,
+    temp_path,
+    verified,
+)
+from embedhub.search.exact import ExactScanner, best, scores_of, search_subset, unit
+from embedhub.search.fulltext import FullText, open_fulltext
+from embedhub.search.metrics import SearchMetrics
+from embedhub.search.views import View, open_view
+
+log = logging.getLogger("embedhub.search")
+USED = "used"  # marker whose mtime says when the folder was last used
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    # Rows from which a split also gets an approximate index (bench/search.py measured where
+    # exact search stops meeting its latency target).
+    approx_threshold: int = 200_000
+    build_threads: int = 1  # the other cores keep answering queries during a build
+    # A folder superseded by newer data of the same revision is removed once unused this long.
+    superseded_grace_s: float = 60.0
+    # Any folder unused this long is removed (it is rebuilt if asked for again).
+    unused_ttl_s: float = 7 * 24 * 3600.0
+    oversample: int = 4  # approximate candidates per wanted row, rescored exactly
+    keep_open: int = 16  # views kept open in memory
+    cleanup_every_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class SplitKey:
+    """One split's data: its repo, and the content ids of its files in row order."""
+
+    repo_type: str
+    namespace: str
+    name: str
+    oids: tuple[str, ...]
+
+    @property
+    def content(self) -> str:
+        return hashlib.sha256("\n".join(self.oids).encode()).hexdigest()[:32]
+
+    def folder(self, root: Path) -> Path:
+        return root / f"{self.repo_type}s" / self.namespace / self.name / self.content
+
+
+@dataclass
+class Result:
+    ids: np.ndarray
+    scores: np.ndarray
+    method: str  # "exact" | "approximate" | "filtered"
+    searched: int  # rows the answer was chosen from
+
+
+class Indexes:
+    def __init__(
+        self,
+        root: Path,
+        settings: SearchSettings,
+        metrics: SearchMetrics | None = None,
+        repo_exists: Callable[[str, str, str], bool] = lambda *_: True,
+    ) -> None:
+        self.root = root
+        self.repo_exists = repo_exists
+        self.settings = settings
+        self.metrics = metrics or SearchMetrics(None)
+        self.scanner = ExactScanner()
+        self._views: OrderedDict[Path, View] = OrderedDict()
+        self._approx: dict[tuple[Path, str], approx.ApproxIndex] = {}
+        self._locks: dict[Path, threading.Lock] = {}
+        self._lock = threading.Lock()
+        self._latest: dict[tuple, Path] = {}  # (repo, revision, config, split) -> folder
+        self._superseded: dict[Path, float] = {}
+        self._touched: dict[Path, float] = {}
+        self._builder = _Builder(self)
+        root.mkdir(parents=True, exist_ok=True)
+
+    # --- views ---------------------------------------------------------------------------
+    def view(self, key: SplitKey, paths: Callable[[], list[Path]], latest_for: tuple) -> View:
+        """The split's view, opened (or built) on first use. `paths` gives the data files
+        when a build needs them; `latest_for` names the revision the request asked for."""
+        folder = key.folder(self.root)
+        self._note_latest(latest_for, folder)
+        self._builder.start()
+        with self._lock:
+            found = self._views.get(folder)
+            if found is not None:
+                self._views.move_to_end(folder)
+        if found is not None:
+            self._mark_used(folder)
+            return found
+        with self._lock:
+            lock = self._locks.setdefault(folder, threading.Lock())
+        with lock:  # one build per folder; others wait for it and then share it
+            with self._lock:
+                if folder in self._views:
+                    return self._views[folder]
+            started = time.perf_counter()
+            if folder.exists():  # what a build killed earlier left behind
+                remove_stale_temps(folder, pid_alive)
+            view = open_view(folder, paths())
+            self.metrics.view_opened(time.perf_counter() - started)
+            self._mark_used(folder, force=True)
+            with self._lock:
+                self._views[folder] = view
+                while len(self._views) > self.settings.keep_open:
+                    self._close(next(iter(self._views)))
+        return view
+
+    def _mark_used(self, folder: Path, force: bool = False) -> None:
+        """Refresh the folder's use time on disk, at most hourly (it only guards the TTL)."""
+        now = time.monotonic()
+        if force or now - self._touched.get(folder, -1e9) > 3600:
+            self._touched[folder] = now
+            (folder / USED).touch()
+
+    def fulltext(self, view: View) -> FullText | None:
+        return open_fulltext(view.folder, view.rows)
+
+    # --- nearest rows --------------------------------------------------------------------
+    def nearest(
+        self, view: View, column: str, q: np.ndarray, k: int, rows: np.ndarray | None = None
+    ) -> Result:
+        vec = view.vectors[column]
+        q = unit(q)
+        if rows is not None:  # a filter: exact over the rows it keeps
+            ids, scores = search_subset(vec, rows, q, k)
+            self.metrics.query("filtered")
+            return Result(ids, scores, "filtered", len(rows))
+        n = vec.matrix.shape[0]
+        index = self._approx.get((view.folder, column))
+        if index is not None:
+            want = min(n, max(k * self.settings.oversample, 40))
+            cand = index.candidates(q, want)
+            cand = cand[(cand >= 0) & (cand < n)]
+            ids, scores = best(scores_of(vec, cand, q), cand, k)
+            self.metrics.query("approximate")
+            return Result(ids, scores, "approximate", n)
+        if n >= self.settings.approx_threshold:
+            self._builder.want(view, column)  # answered exactly until it is ready
+        ids, scores = self.scanner.search(vec, q, k)
+        self.metrics.query("exact")
+        return Result(ids, scores, "exact", n)
+
+    def approx_state(self, view: View, column: str) -> str:
+        if (view.folder, column) in self._approx:
+            return "ready"
+        return "building" if self._builder.pending(view, column) else "none"
+
+    def wait_idle(self, timeout: float) -> bool:
+        """For tests and benchmarks: wait until no build is pending."""
+        return self._builder.wait_idle(timeout)
+
+    # --- approximate indexes (called by the builder thread) ------------------------------
+    def _load_or_build_approx(self, view: View, column: str) -> None:
+        number = view.schema.names.index(column)
+        final = view.folder / f"approx-{number}.usearch"
+        if verified(final) is None:
+            tmp = temp_path(final)
+            started = time.perf_counter()
+            self.metrics.build_started()
+            try:
+                approx.build(
+                    view.vectors[column],
+                    tmp,
+                    threads=self.settings.build_threads,
+                    progress=self.metrics.build_progress,
+                )
+                publish(tmp, final, {"column": column, "rows": view.num_rows})
+                self.metrics.build_finished(time.perf_counter() - started, ok=True)
+                log.info(
+                    "approximate index of %s built in %.1fs",
+                    view.folder,
+                    time.perf_counter() - started,
+                )
+            except BaseException:
+                self.metrics.build_finished(time.perf_counter() - started, ok=False)
+                raise
+            finally:
+                tmp.unlink(missing_ok=True)
+        try:
+            index = approx.load(final)
+        except (ValueError, RuntimeError):
+            discard(final)  # unreadable despite its checksum: next query builds it again
+            raise
+        self._approx[(view.folder, column)] = index
+
+    # --- removing what is not used -------------------------------------------------------
+    def _note_latest(self, latest_for: tuple, folder: Path) -> None:
+        with self._lock:
+            before = self._latest.get(latest_for)
+            self._latest[latest_for] = folder
+            if before is not None and before != folder and before not in self._latest.values():
+                self._superseded[before] = time.monotonic()
+            self._superseded.pop(folder, None)
+
+    def cleanup(self) -> list[Path]:
+        """Remove superseded folders past their grace time, folders unused past the TTL and
+        folders of repos that no longer exist; returns what was removed."""
+        now, removed = time.monotonic(), []
+        with self._lock:
+            gone = [
+                f
+                for f, t in self._superseded.items()
+                if now - t >= self.settings.superseded_grace_s
+            ]
+        for folder in gone:
+            self._remove(folder)
+            removed.append(folder)
+        cutoff = time.time() - self.settings.unused_ttl_s
+        for folder in self._content_folders():
+            repo_type, ns, name = folder.parts[-4][:-1], folder.parts[-3], folder.parts[-2]
+            marker = folder / USED
+            stale = not marker.exists() or marker.stat().st_mtime < cutoff
+            if stale or not self.repo_exists(repo_type, ns, name):
+                self._remove(folder)
+                removed.append(folder)
+        return removed
+
+    def _content_folders(self) -> list[Path]:
+        return [p for p in self.root.glob("*/*/*/*") if p.is_dir()]
+
+    def _remove(self, folder: Path) -> None:
+        with self._lock:
+            self._close(folder)
+            self._superseded.pop(folder, None)
+            self._locks.pop(folder, None)
+        # Readers still holding its files keep them (unlinked files live on while mapped).
+        shutil.rmtree(folder, ignore_errors=True)
+        self.metrics.removed()
+
+    def _close(self, folder: Path) -> None:
+        """Forget an open view (call with the lock held)."""
+        self._views.pop(folder, None)
+        for key in [k for k in self._approx if k[0] == folder]:
+            self._approx.pop(key)
+
+    def close(self) -> None:
+        self._builder.stop()
+
+
+class _Builder:
+    """One background thread that loads or builds approximate indexes, one at a time, at a
+    lower CPU priority than the threads answering queries."""
+
+    def __init__(self, owner: Indexes) -> None:
+        self.owner = owner
+        self._queue: list[tuple[View, str]] = []
+        self._active: tuple[Path, str] | None = None
+        self._failed: dict[tuple[Path, str], float] = {}
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+
+    def want(self, view: View, column: str) -> None:
+        key = (view.folder, column)
+        with self._cond:
+            if self.pending(view, column) or time.monotonic() - self._failed.get(key, -1e9) < 60:
+                return
+            self._queue.append((view, column))
+            self._cond.notify_all()
+        self.start()
+
+    def start(self) -> None:
+        with self._cond:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="search-index", daemon=True)
+                self._thread.start()
+
+    def pending(self, view: View, column: str) -> bool:
+        key = (view.folder, column)
+        return self._active == key or any((v.folder, c) == key for v, c in self._queue)
+
+    def wait_idle(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._queue or self._active is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        """Builds when asked; between builds (and after each), removes what is unused."""
+        _lower_priority()
+        every = self.owner.settings.cleanup_every_s
+        while True:
+            with self._cond:
+                if not self._queue and not self._stopping:
+                    self._cond.wait(every)
+                if self._stopping:
+                    return
+                job = self._queue.pop(0) if self._queue else None
+                if job is not None:
+                    self._active = (job[0].folder, job[1])
+            if job is not None:
+                self._build(*job)
+            try:
+                self.owner.cleanup()
+            except Exception:  # a failed cleanup must not stop the builder
+                log.exception("search index cleanup failed")
+
+    def _build(self, view: View, column: str) -> None:
+        try:
+            self.owner._load_or_build_approx(view, column)
+        except Exception:
+            log.exception("approximate index for %s (%s) failed", view.folder, column)
+            self._failed[(view.folder, column)] = time.monotonic()
+        finally:
+            with self._cond:
+                self._active = None
+                self._cond.notify_all()
+
+
+def _lower_priority() -> None:
+    """Linux schedules threads one by one: nice only this one."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (OSError, AttributeError):
+        pass

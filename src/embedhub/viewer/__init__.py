@@ -1,0 +1,60 @@
+"""The Hub's dataset-viewer API (/datasets-server/...), semantic search over hosted embedding
+datasets, and the Hub's Parquet listing, on the server's port. Built on the hub's storage and
+permissions (embedhub.hub) and the search indexes (embedhub.search); neither imports this."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+from starlette.requests import Request
+from starlette.responses import Response
+
+from embedhub.engine import Engine
+from embedhub.hub.paths import RepoId
+from embedhub.hub.store import Hub
+from embedhub.search.files import FileCache
+from embedhub.search.indexes import Indexes, SearchSettings
+from embedhub.search.metrics import SearchMetrics
+from embedhub.search.snapshots import Snapshots
+from embedhub.viewer import hub_parquet, routes
+from embedhub.viewer.context import Viewer
+from embedhub.viewer.semantic import semantic_search
+
+
+def make_viewer(
+    hub: Hub,
+    engines: dict[str, Engine],
+    *,
+    search: SearchSettings,
+    registry: CollectorRegistry | None,
+) -> Viewer:
+    root = hub.settings.data_dir / "search"
+    return Viewer(
+        hub=hub,
+        snapshots=Snapshots(hub, FileCache(root / "files")),
+        indexes=Indexes(
+            root / "indexes",
+            search,
+            SearchMetrics(registry),
+            repo_exists=lambda type_, ns, name: hub.row(RepoId(type_, ns, name)) is not None,
+        ),
+        engines=engines,
+        inference_needs_token=hub.settings.inference_needs_token,
+    )
+
+
+def register(app: FastAPI, viewer: Viewer) -> None:
+    """Mount the routes. Call before the hub's catch-all `/api/...` routes are added, so the
+    Parquet listing under /api/datasets/... is matched first."""
+    router = routes.router(viewer)
+
+    @router.get("/semantic-search", summary="Nearest rows of an embedding dataset to a text")
+    async def semantic_get(request: Request) -> Response:
+        return await semantic_search(viewer, request)
+
+    @router.post("/semantic-search", summary="Nearest rows to a text or a vector")
+    async def semantic_post(request: Request) -> Response:
+        return await semantic_search(viewer, request)
+
+    app.include_router(router)
+    app.include_router(hub_parquet.router(viewer))
