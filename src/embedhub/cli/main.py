@@ -9,7 +9,7 @@ import sys
 from embedhub import __version__
 
 # Module names under embedhub.cli; each defines add_parser(subparsers).
-COMMAND_MODULES = ("serve", "tokens", "hub_commands", "embed")
+COMMAND_MODULES = ("serve", "tokens", "hub_commands", "embed", "search")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,7 +18,7 @@ from embedhub.search.views import Vectors
 
 CONNECTIVITY = 16  # graph degree: recall vs size and build time (bench/ann_choice.py)
 EXPANSION_ADD = 64
-EXPANSION_SEARCH = 128
+EXPANSION_SEARCH = 256
 DTYPE = "f16"
 CHUNK = 20_000  # vectors added per call: progress reports and a bounded normalised copy
 
@@ -49,7 +49,6 @@ def build(vec: Vectors, dest: Path, *, threads: int, progress: Callable[[float],
         expansion_add=EXPANSION_ADD,
         expansion_search=EXPANSION_SEARCH,
     )
-    index.reserve(n)
     for start in range(0, n, CHUNK):
         stop = min(start + CHUNK, n)
         block = np.asarray(vec.matrix[start:stop]) * vec.scale[start:stop, None]

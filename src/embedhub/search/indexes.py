@@ -217,9 +217,14 @@ class Indexes:
         with self._lock:
             before = self._latest.get(latest_for)
             self._latest[latest_for] = folder
-            if before is not None and before != folder and before not in self._latest.values():
+            superseded = (
+                before is not None and before != folder and before not in self._latest.values()
+            )
+            if superseded:
                 self._superseded[before] = time.monotonic()
             self._superseded.pop(folder, None)
+        if superseded:
+            self._builder.poke()  # its cleanup pass removes the old folder after the grace
 
     def cleanup(self) -> list[Path]:
         """Remove superseded folders past their grace time, folders unused past the TTL and
@@ -278,6 +283,7 @@ class _Builder:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self._poked = False
 
     def want(self, view: View, column: str) -> None:
         key = (view.folder, column)
@@ -293,6 +299,12 @@ class _Builder:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="search-index", daemon=True)
                 self._thread.start()
+
+    def poke(self) -> None:
+        """Run a cleanup pass soon (a folder was superseded)."""
+        with self._cond:
+            self._poked = True
+            self._cond.notify_all()
 
     def pending(self, view: View, column: str) -> bool:
         key = (view.folder, column)
@@ -319,10 +331,11 @@ class _Builder:
         every = self.owner.settings.cleanup_every_s
         while True:
             with self._cond:
-                if not self._queue and not self._stopping:
+                if not self._queue and not self._stopping and not self._poked:
                     self._cond.wait(every)
                 if self._stopping:
                     return
+                self._poked = False
                 job = self._queue.pop(0) if self._queue else None
                 if job is not None:
                     self._active = (job[0].folder, job[1])

@@ -1,0 +1,320 @@
+"""The search package without a server: filters, exact and approximate search against
+sentence-transformers' semantic_search, crash-safe artefacts, full-text queries, layout and
+the card's metadata block. Real files in tmp_path, real libraries, generated vectors."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+from sentence_transformers.util import semantic_search
+
+from embedhub.cardmeta import CardMetaError, EmbeddingMeta, card_data_of, meta_from_card_data
+from embedhub.search import approx
+from embedhub.search.artefacts import TMP_MARK, remove_stale_temps, verified
+from embedhub.search.exact import ExactScanner, scan, search_subset, unit
+from embedhub.search.fulltext import match_expression, open_fulltext
+from embedhub.search.indexes import Indexes, SearchSettings, SplitKey
+from embedhub.search.layout import layout
+from embedhub.search.views import ROWS, open_view
+from embedhub.search.where import WhereError, compile_where, matching_rows
+
+sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
+from vectors import clustered, exact_top, recall  # noqa: E402
+
+# --- where ----------------------------------------------------------------------------------
+PEOPLE = pa.table(
+    {
+        "age": [10, 40, 50, None],
+        "name": ["Simone", "Ann", "O'Hara", "Bo"],
+        "children": [0, 1, 0, 2],
+        "vip": [True, False, True, None],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("where", "names"),
+    [
+        ("age>30 AND (name='Simone' OR children=0)", ["O'Hara"]),  # the Hub's own example
+        ("name='O''Hara'", ["O'Hara"]),
+        ("vip=true", ["Simone", "O'Hara"]),
+        ("NOT vip", ["Ann"]),
+        ("age IS NULL", ["Bo"]),
+        ("age IS NOT NULL AND age <> 40", ["Simone", "O'Hara"]),
+        ("age IN (10, 50)", ["Simone", "O'Hara"]),
+        ("name LIKE 'S%'", ["Simone"]),
+        ("AGE >= 40", ["Ann", "O'Hara"]),  # unquoted names fold case, as in DuckDB
+        ("age > '30'", ["Ann", "O'Hara"]),  # a quoted number is cast to the column's type
+        ("age = 2.5", []),
+        ("age > children", ["Simone", "Ann", "O'Hara"]),
+        ("age = null", []),  # SQL: comparing with NULL keeps nothing
+    ],
+)
+def test_where_filters_like_sql(where: str, names: list[str]) -> None:
+    rows = matching_rows(PEOPLE, compile_where(where, PEOPLE.schema))
+    assert PEOPLE.column("name").take(pa.array(rows)).to_pylist() == names
+
+
+@pytest.mark.parametrize(
+    ("where", "says"),
+    [
+        ("1=1; DROP TABLE data", "invalid symbols"),
+        ("age=1 -- comment", "invalid symbols"),
+        ("age=1 /* x */", "invalid symbols"),
+        ("age=1 UNION SELECT * FROM data", "is invalid"),
+        ("age=(SELECT max(age) FROM data)", "a subquery"),
+        ("read_parquet('/etc/passwd') = 1", "the function"),
+        ("age = abs(-1)", "the function"),
+        ("data.age = 1", "plain column name"),
+        ("nope = 1", "no column 'nope'"),
+        ('"AGE" = 1', "no column 'AGE'"),  # quoted names are exact
+        ("name = 3", "quote the value"),
+        ("name > age", "compares columns of types"),
+        ("1 = 1", "compares no column"),
+        ("age + 1 = 3", "is not allowed"),
+        ("age BETWEEN 1 AND 3", "is not allowed"),
+        ("", "is invalid"),
+        ("x" * 5000, "longer than"),
+    ],
+)
+def test_where_refuses_anything_else(where: str, says: str) -> None:
+    with pytest.raises(WhereError, match=says):
+        compile_where(where, PEOPLE.schema)
+
+
+# --- exact and approximate search -----------------------------------------------------------
+def _vectors(tmp_path: Path, data: np.ndarray, missing: list[int] = ()) -> Path:
+    """A one-file split with an id, a text and an `embedding` column; `missing` rows have no
+    vector."""
+    values = [None if i in missing else row.tolist() for i, row in enumerate(data)]
+    table = pa.table(
+        {
+            "id": np.arange(len(data)),
+            "text": [f"row {i}" for i in range(len(data))],
+            "embedding": pa.array(values, pa.list_(pa.float32(), data.shape[1])),
+        }
+    )
+    path = tmp_path / "train-00000-of-00001.parquet"
+    pq.write_table(table, path, row_group_size=700)
+    return path
+
+
+def _reference(data: np.ndarray, queries: np.ndarray, k: int) -> list[list[dict]]:
+    return semantic_search(torch.from_numpy(queries), torch.from_numpy(data), top_k=k)
+
+
+def test_exact_search_equals_semantic_search(tmp_path: Path) -> None:
+    data, queries = clustered(3000, 64, 25, seed=3)
+    data *= np.random.default_rng(0).uniform(0.2, 3, (len(data), 1)).astype(np.float32)
+    data[7] = 0  # a zero vector scores 0, as semantic_search's normalisation makes it
+    view = open_view(tmp_path / "view", [_vectors(tmp_path, data, missing=[11])])
+    vec = view.vectors["embedding"]
+    scanner = ExactScanner()
+    for q, ref in zip(queries, _reference(data, queries, 10), strict=True):
+        ids, scores = scanner.search(vec, unit(q), 10)
+        assert ids.tolist() == [h["corpus_id"] for h in ref]
+        assert np.allclose(scores, [h["score"] for h in ref], atol=1e-5)
+    assert 11 not in scan(vec, unit(queries[0])[None], 3000)[0][0][:2999].tolist()[-1:]
+    assert view.take([11], ["embedding"])[0]["embedding"] is None  # missing stays missing
+    assert view.take([12], ["embedding"])[0]["embedding"] == pytest.approx(data[12].tolist())
+
+
+def test_filtered_search_is_exact_over_the_kept_rows(tmp_path: Path) -> None:
+    data, queries = clustered(2000, 32, 5, seed=4)
+    view = open_view(tmp_path / "view", [_vectors(tmp_path, data)])
+    kept = np.arange(0, 2000, 3)
+    for q, ref in zip(queries, _reference(data[kept], queries, 7), strict=True):
+        ids, _ = search_subset(view.vectors["embedding"], kept, unit(q), 7)
+        assert ids.tolist() == [int(kept[h["corpus_id"]]) for h in ref]
+
+
+def test_queries_arriving_together_share_one_scan(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    data, queries = clustered(200_00, 64, 16, seed=5)
+    view = open_view(tmp_path / "view", [_vectors(tmp_path, data)])
+    scanner = ExactScanner()
+    with ThreadPoolExecutor(16) as pool:
+        found = list(
+            pool.map(lambda q: scanner.search(view.vectors["embedding"], unit(q), 5)[0], queries)
+        )
+    truth = exact_top(data, queries, 5)
+    assert [f.tolist() for f in found] == truth.tolist()
+    assert scanner.scans < len(queries)  # some queries waited for another's scan
+
+
+def test_approximate_recall_against_exact(tmp_path: Path) -> None:
+    """The recall the approximate index gives on embedding-like vectors (quality, not speed:
+    a deterministic number, measured here on a small set; bench/search.py measures 1M)."""
+    data, queries = clustered(20_000, 64, 200, seed=6)
+    view = open_view(tmp_path / "view", [_vectors(tmp_path, data)])
+    indexes = Indexes(tmp_path / "idx", SearchSettings())
+    indexes._approx[(view.folder, "embedding")] = _built(view, tmp_path)
+    found = [indexes.nearest(view, "embedding", q, 10) for q in queries]
+    assert {r.method for r in found} == {"approximate"}
+    truth = exact_top(data, queries, 10)
+    got = recall(np.array([r.ids for r in found]), truth)
+    assert got >= 0.95, f"recall@10 {got:.3f}"
+    # Scores of what it returns are the exact ones (rescored from the float32 matrix).
+    exact = scan(view.vectors["embedding"], unit(queries[0])[None], 10)[0]
+    common = set(found[0].ids.tolist()) & set(exact[0].tolist())
+    for i in common:
+        assert found[0].scores[found[0].ids.tolist().index(i)] == pytest.approx(
+            exact[1][exact[0].tolist().index(i)], abs=1e-6
+        )
+
+
+def _built(view, tmp_path: Path):
+    path = tmp_path / "approx.usearch"
+    approx.build(view.vectors["embedding"], path, threads=1, progress=lambda f: None)
+    return approx.load(path)
+
+
+def test_large_split_is_answered_exactly_while_its_index_builds(tmp_path: Path) -> None:
+    data, queries = clustered(3000, 32, 3, seed=7)
+    view = open_view(tmp_path / "view", [_vectors(tmp_path, data)])
+    indexes = Indexes(tmp_path / "idx", SearchSettings(approx_threshold=1000))
+    first = indexes.nearest(view, "embedding", queries[0], 5)
+    assert first.method == "exact"
+    assert indexes.wait_idle(300)
+    later = indexes.nearest(view, "embedding", queries[0], 5)
+    assert later.method == "approximate"
+    assert later.ids.tolist() == first.ids.tolist()
+    assert (view.folder / "approx-2.usearch").exists()
+    indexes.close()
+
+
+# --- crash safety ---------------------------------------------------------------------------
+def test_damaged_or_half_written_artefacts_are_rebuilt(tmp_path: Path) -> None:
+    data, queries = clustered(1500, 16, 1, seed=8)
+    src = _vectors(tmp_path, data)
+    folder = tmp_path / "view"
+    good = open_view(folder, [src]).take([5], ["embedding"])
+    matrix = folder / "vectors-2.npy"
+    cases = {
+        "truncated": lambda: os.truncate(matrix, matrix.stat().st_size - 100),
+        "bit flip": lambda: _flip(matrix),
+        "no sidecar (killed after the rename)": lambda: (folder / f"{ROWS}.json").unlink(),
+        "sidecar of garbage": lambda: (folder / "norms-2.npy.json").write_text("{not json"),
+    }
+    for what, damage in cases.items():
+        damage()
+        assert (
+            verified(matrix) is None
+            or verified(folder / ROWS) is None
+            or (verified(folder / "norms-2.npy") is None)
+        ), what
+        again = open_view(folder, [src])
+        assert again.take([5], ["embedding"]) == good, what
+        assert verified(matrix) is not None, what
+
+
+def _flip(path: Path) -> None:
+    with open(path, "r+b") as f:
+        f.seek(path.stat().st_size // 2)
+        byte = f.read(1)
+        f.seek(-1, 1)
+        f.write(bytes([byte[0] ^ 0xFF]))
+
+
+def test_leftovers_of_dead_builds_are_removed(tmp_path: Path) -> None:
+    dead = tmp_path / f"vectors-0.npy{TMP_MARK}999999999-abcd"
+    mine = tmp_path / f"vectors-1.npy{TMP_MARK}{os.getpid()}-abcd"
+    dead.write_bytes(b"x")
+    mine.write_bytes(b"x")
+    assert remove_stale_temps(tmp_path, lambda pid: pid == os.getpid()) == 1
+    assert not dead.exists() and mine.exists()
+
+
+def test_unreadable_approximate_index_is_discarded(tmp_path: Path) -> None:
+    from embedhub.search.artefacts import publish
+
+    final = tmp_path / "approx-0.usearch"
+    tmp = tmp_path / "x.tmp"
+    tmp.write_bytes(b"not an index at all" * 10)
+    publish(tmp, final, {})
+    with pytest.raises((ValueError, RuntimeError)):
+        approx.load(final)
+
+
+# --- full text ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "query",
+    ['dog"', "dog OR", "NEAR(dog cat)", "text:dog", "dog*", "^dog", "AND", "(", "'; DROP --"],
+)
+def test_fulltext_queries_are_plain_words(tmp_path: Path, query: str) -> None:
+    rows = pa.table({"text": ["The dog barks", "a cat", "OR AND NOT", "drop table"]})
+    index = open_fulltext(tmp_path, rows)
+    assert index is not None
+    ids, total = index.search(query, 0, 10)  # never an FTS5 syntax error
+    assert total == len(ids)
+
+
+def test_fulltext_ranks_words_with_stemming(tmp_path: Path) -> None:
+    rows = pa.table(
+        {
+            "text": ["The dog barks", "dogs everywhere", "a cat", None],
+            "tags": [["pets"], None, ["dog", "cat"], ["x"]],
+        }
+    )
+    index = open_fulltext(tmp_path, rows)
+    assert index.search("dogs", 0, 10) == ([0, 1, 2], 3)  # dog ~ dogs (Porter), list column too
+    assert index.search("dogs", 1, 1) == ([1], 3)
+    assert match_expression("  !!! ") is None
+
+
+# --- layout and card ------------------------------------------------------------------------
+def test_layout_follows_datasets_rules() -> None:
+    files = [
+        "README.md",
+        ".gitattributes",
+        "data/train-00000-of-00002.parquet",
+        "data/train-00001-of-00002.parquet",
+        "data/test-00000-of-00001.parquet",
+    ]
+    found = layout(files, {})
+    assert [(s.config, s.split, len(s.files)) for s in found] == [
+        ("default", "train", 2),
+        ("default", "test", 1),
+    ]
+    configs = {
+        "configs": [
+            {"config_name": "en", "data_files": [{"split": "dev", "path": "en/*.parquet"}]},
+            {"config_name": "fr", "data_files": "fr/*.parquet", "default": True},
+        ]
+    }
+    found = layout(["en/a.parquet", "fr/b.parquet", "fr/c.csv"], configs)
+    assert [(s.config, s.split, s.files) for s in found] == [
+        ("fr", "train", ("fr/b.parquet",)),
+        ("en", "dev", ("en/a.parquet",)),
+    ]
+
+
+def test_card_block_round_trips_and_keeps_unknown_fields() -> None:
+    readme = (
+        "---\nembedhub:\n  model: org/m\n  dimension: 8\n  runtime: openvino\n"
+        "  quality: {cosine_min: 0.999}\n---\n# card\n"
+    )
+    meta = meta_from_card_data(card_data_of(readme))
+    assert meta == EmbeddingMeta(
+        model="org/m", dimension=8, extra={"runtime": "openvino", "quality": {"cosine_min": 0.999}}
+    )
+    assert EmbeddingMeta.from_dict(meta.to_dict()) == meta
+    assert meta_from_card_data(card_data_of("# no header")) is None
+    with pytest.raises(CardMetaError, match="dimension"):
+        EmbeddingMeta.from_dict({"model": "m", "dimension": "384"})
+    with pytest.raises(CardMetaError, match="model"):
+        EmbeddingMeta.from_dict({"dimension": 3})
+
+
+def test_split_key_names_the_data_not_the_commit(tmp_path: Path) -> None:
+    a = SplitKey("dataset", "ns", "n", ("oid1", "oid2"))
+    assert a.folder(tmp_path) == SplitKey("dataset", "ns", "n", ("oid1", "oid2")).folder(tmp_path)
+    assert a.folder(tmp_path) != SplitKey("dataset", "ns", "n", ("oid2", "oid1")).folder(tmp_path)
