@@ -12,11 +12,14 @@ import numpy as np
 
 
 def clustered(
-    n: int, dim: int, n_queries: int, *, seed: int = 0, topics: int = 2000
+    n: int, dim: int, n_queries: int, *, seed: int = 0, per_topic: int = 100
 ) -> tuple[np.ndarray, np.ndarray]:
     """(n x dim data, n_queries x dim queries), float32, unit length; queries are fresh
-    points from the same topics, not copies of data rows."""
+    points from the same topics, not copies of data rows. A topic holds `per_topic` rows on
+    average: more than the k searched for, so a query's true top-k are rows of its topic and
+    not near-ties among unrelated rows (which no index, and no user, can tell apart)."""
     rng = np.random.default_rng(seed)
+    topics = max(1, n // per_topic)
     centres = rng.standard_normal((topics, dim), dtype=np.float32)
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
     spread = 1.3 / np.sqrt(dim)  # noise norm ~1.3: cosine to the centre ~0.6

@@ -172,9 +172,9 @@ def test_approximate_recall_against_exact(tmp_path: Path) -> None:
 
 
 def _built(view, tmp_path: Path):
-    path = tmp_path / "approx.usearch"
+    path = tmp_path / "approx.faiss"
     approx.build(view.vectors["embedding"], path, threads=1, progress=lambda f: None)
-    return approx.load(path)
+    return approx.load(path, view.num_rows)
 
 
 def test_large_split_is_answered_exactly_while_its_index_builds(tmp_path: Path) -> None:
@@ -187,7 +187,7 @@ def test_large_split_is_answered_exactly_while_its_index_builds(tmp_path: Path) 
     later = indexes.nearest(view, "embedding", queries[0], 5)
     assert later.method == "approximate"
     assert later.ids.tolist() == first.ids.tolist()
-    assert (view.folder / "approx-2.usearch").exists()
+    assert (view.folder / "approx-0.faiss").exists()
     indexes.close()
 
 
@@ -197,19 +197,19 @@ def test_damaged_or_half_written_artefacts_are_rebuilt(tmp_path: Path) -> None:
     src = _vectors(tmp_path, data)
     folder = tmp_path / "view"
     good = open_view(folder, [src]).take([5], ["embedding"])
-    matrix = folder / "vectors-2.npy"
+    matrix = folder / "vectors-0.npy"
     cases = {
         "truncated": lambda: os.truncate(matrix, matrix.stat().st_size - 100),
         "bit flip": lambda: _flip(matrix),
         "no sidecar (killed after the rename)": lambda: (folder / f"{ROWS}.json").unlink(),
-        "sidecar of garbage": lambda: (folder / "norms-2.npy.json").write_text("{not json"),
+        "sidecar of garbage": lambda: (folder / "norms-0.npy.json").write_text("{not json"),
     }
     for what, damage in cases.items():
         damage()
         assert (
             verified(matrix) is None
             or verified(folder / ROWS) is None
-            or (verified(folder / "norms-2.npy") is None)
+            or (verified(folder / "norms-0.npy") is None)
         ), what
         again = open_view(folder, [src])
         assert again.take([5], ["embedding"]) == good, what
@@ -236,12 +236,12 @@ def test_leftovers_of_dead_builds_are_removed(tmp_path: Path) -> None:
 def test_unreadable_approximate_index_is_discarded(tmp_path: Path) -> None:
     from embedhub.search.artefacts import publish
 
-    final = tmp_path / "approx-0.usearch"
+    final = tmp_path / "approx-0.faiss"
     tmp = tmp_path / "x.tmp"
     tmp.write_bytes(b"not an index at all" * 10)
     publish(tmp, final, {})
-    with pytest.raises((ValueError, RuntimeError)):
-        approx.load(final)
+    with pytest.raises(ValueError, match="not a faiss index"):
+        approx.load(final, 10)
 
 
 # --- full text ------------------------------------------------------------------------------

@@ -180,8 +180,8 @@ class Indexes:
 
     # --- approximate indexes (called by the builder thread) ------------------------------
     def _load_or_build_approx(self, view: View, column: str) -> None:
-        number = view.schema.names.index(column)
-        final = view.folder / f"approx-{number}.usearch"
+        number = list(view.vectors).index(column)  # as the vectors-N.npy files are numbered
+        final = view.folder / f"approx-{number}.faiss"
         if verified(final) is None:
             tmp = temp_path(final)
             started = time.perf_counter()
@@ -206,8 +206,8 @@ class Indexes:
             finally:
                 tmp.unlink(missing_ok=True)
         try:
-            index = approx.load(final)
-        except (ValueError, RuntimeError):
+            index = approx.load(final, view.num_rows)
+        except ValueError:
             discard(final)  # unreadable despite its checksum: next query builds it again
             raise
         self._approx[(view.folder, column)] = index
