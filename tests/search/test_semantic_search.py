@@ -134,10 +134,10 @@ def test_the_readme_snippet_gives_the_same_rows(srv: Server, pushed: dict, tmp_p
         from sentence_transformers import SentenceTransformer
         from sentence_transformers.util import semantic_search
         from embedhub.models import bundled_model_path
-        ds = load_dataset("alice/paragraphs", split="train").with_format("torch")
+        ds = load_dataset("alice/paragraphs", split="train")
+        corpus = ds.with_format("torch")["embedding"][:]  # (rows, 384) float32
         model = SentenceTransformer(str(bundled_model_path()))  # all-MiniLM-L6-v2
-        found = semantic_search(model.encode(query, convert_to_tensor=True), ds["embedding"],
-                                top_k=5)[0]
+        found = semantic_search(model.encode(query, convert_to_tensor=True), corpus, top_k=5)[0]
         local = [(h["corpus_id"], ds[h["corpus_id"]]["id"], h["score"]) for h in found]
         print(json.dumps({"served": served, "local": local}))
         """
