@@ -1,0 +1,207 @@
+"""Semantic search benchmark against a real `embedhub serve`, all figures from one run:
+
+1. EXACT rows (default 100k x 384): p50 of a text query over HTTP, embedding included, next to
+   the server's embedding alone (POST /embed) and numpy's exact scan in this process; and the
+   row count where exact search would stop meeting 20 ms (the approximate-index threshold).
+2. APPROX rows (default 1M x 384): the first query starts the approximate index build; while
+   it builds, CLIENTS (16) concurrent clients query without pause (errors, slowest request);
+   then the build time, the approximate p50 (text and vector queries), recall@10 against
+   exact search on the same vectors, and the server's RSS with the index loaded.
+
+Vectors are generated embedding-like (bench/vectors.py), pushed with `embedhub push`.
+
+    .venv/bin/python bench/search.py [--exact-rows 100000] [--approx-rows 1000000]
+                                     [--clients 16] [--queries 100]
+Targets (issue 13): exact p50 < 20 ms; approximate p50 < 10 ms, recall@10 >= 0.95, build
+< 3 min, RSS < 2.5 GB; no error and no request over 2 s while the index builds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pyarrow as pa
+import pyarrow.parquet as pq
+import requests
+
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+from servers import EMBEDHUB, start_server, stop_server  # noqa: E402
+from vectors import clustered, exact_top, recall  # noqa: E402
+
+MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+WORDS = "river market engine garden winter music number letter window silver".split()
+
+
+def write_dataset(folder: Path, data: np.ndarray, shard_rows: int = 250_000) -> None:
+    (folder / "data").mkdir(parents=True)
+    (folder / "README.md").write_text(
+        f"---\nembedhub:\n  model: {MODEL}\n  dimension: {data.shape[1]}\n"
+        "  embedding_column: embedding\n---\n# bench vectors\n"
+    )
+    shards = -(-len(data) // shard_rows)
+    for s in range(shards):
+        part = data[s * shard_rows : (s + 1) * shard_rows]
+        ids = np.arange(s * shard_rows, s * shard_rows + len(part))
+        flat = pa.array(part.reshape(-1), pa.float32())
+        table = pa.table(
+            {
+                "id": ids,
+                "text": [f"{WORDS[i % 10]} {WORDS[i // 10 % 10]} {i}" for i in ids],
+                "embedding": pa.FixedSizeListArray.from_arrays(flat, data.shape[1]),
+            }
+        )
+        pq.write_table(table, folder / "data" / f"train-{s:05d}-of-{shards:05d}.parquet")
+
+
+def push(srv, token: str, folder: Path, repo: str) -> None:
+    env = {**os.environ, "HF_HUB_OFFLINE": "0", "HF_HOME": str(folder.parent / "hf")}
+    cmd = [*EMBEDHUB, "push", str(folder), repo, "--endpoint", srv.url, "--token", token]
+    subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=3600)
+
+
+def ask(srv, **body) -> tuple[float, requests.Response]:
+    t = time.perf_counter()
+    r = requests.post(f"{srv.url}/datasets-server/semantic-search", json=body, timeout=600)
+    return time.perf_counter() - t, r
+
+
+def p50_ms(seconds: list[float]) -> float:
+    return statistics.median(seconds) * 1000
+
+
+def text_queries(n: int) -> list[str]:
+    return [f"{WORDS[i % 10]} near the {WORDS[(i * 7) % 10]} number {i}" for i in range(n)]
+
+
+def exact_part(srv, token: str, work: Path, rows: int, queries: int) -> float:
+    data, qs = clustered(rows, 384, queries, seed=1)
+    write_dataset(work / "exact", data)
+    push(srv, token, work / "exact", "bench/exact")
+    ask(srv, dataset="bench/exact", query="warm up")  # opens (builds) the split's view
+    texts = text_queries(queries)
+    search = [ask(srv, dataset="bench/exact", query=t, k=10)[0] for t in texts]
+    embed = []
+    for t in texts:
+        start = time.perf_counter()
+        requests.post(f"{srv.url}/embed", json={"inputs": [t + " again"]}, timeout=60)
+        embed.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    for q in qs:
+        np.argpartition(-(data @ q), 10)[:10]
+    numpy_ms = (time.perf_counter() - start) / len(qs) * 1000
+    s, e = p50_ms(search), p50_ms(embed)
+    print(
+        f"exact, {rows:,} x 384: text query p50 {s:.1f} ms (target < 20), of which embedding "
+        f"alone p50 {e:.1f} ms; numpy exact scan here {numpy_ms:.1f} ms/query; "
+        f"search/numpy {(s - e) / numpy_ms:.2f}x"
+    )
+    per_row = max(s - e, 1e-3) / rows
+    threshold = int(max(20 - e, 0) / per_row)
+    print(
+        f"  exact search would stay under 20 ms up to ~{threshold:,} rows here "
+        "(the --search-approx-threshold to use on this machine)"
+    )
+    return s
+
+
+def approx_part(srv, token: str, work: Path, rows: int, clients: int, queries: int) -> None:
+    data, qs = clustered(rows, 384, queries, seed=2)
+    write_dataset(work / "approx", data)
+    push(srv, token, work / "approx", "bench/approx")
+    truth = exact_top(data, qs, 10)
+    del data
+    started = time.perf_counter()
+    _, first = ask(srv, dataset="bench/approx", vector=qs[0].tolist(), k=10)
+    assert first.status_code == 200, first.text
+    print(
+        f"approximate, {rows:,} x 384: first query {time.perf_counter() - started:.1f} s "
+        f"(opens the split: rows + float32 matrix), method {first.headers['X-Search-Method']}"
+    )
+    latencies, errors, stop = [], [], threading.Event()
+
+    def client(i: int) -> None:
+        texts = text_queries(1000)
+        n = 0
+        while not stop.is_set():
+            seconds, r = ask(srv, dataset="bench/approx", query=texts[(i * 61 + n) % 1000], k=10)
+            n += 1
+            latencies.append(seconds)
+            if r.status_code != 200:
+                errors.append(r.status_code)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    while True:
+        _, r = ask(srv, dataset="bench/approx", vector=qs[0].tolist(), k=10)
+        if r.headers.get("X-Search-Method") == "approximate":
+            break
+        time.sleep(1)
+    built = time.perf_counter() - started
+    stop.set()
+    for t in threads:
+        t.join()
+    print(
+        f"  during the build: {clients} clients, {len(latencies)} requests, {len(errors)} "
+        f"errors, slowest {max(latencies):.2f} s, p50 {p50_ms(latencies):.0f} ms "
+        "(target: no error, none over 2 s)"
+    )
+    build_s = _metric(srv, "embedhub_search_index_build_duration_seconds_sum")
+    print(
+        f"  index build {build_s:.1f} s by /metrics, {built:.1f} s until first approximate "
+        "answer (target < 180 s)"
+    )
+    found, vec_s = [], []
+    for q in qs:
+        seconds, r = ask(srv, dataset="bench/approx", vector=q.tolist(), k=10)
+        vec_s.append(seconds)
+        found.append([x["row_idx"] for x in r.json()["rows"]])
+    text_s = [ask(srv, dataset="bench/approx", query=t, k=10)[0] for t in text_queries(queries)]
+    rss = psutil.Process(srv.proc.pid).memory_info().rss / 2**30
+    print(
+        f"  approximate p50: text query {p50_ms(text_s):.1f} ms, vector query "
+        f"{p50_ms(vec_s):.1f} ms (target < 10); recall@10 vs exact "
+        f"{recall(np.array(found), truth):.4f} (target >= 0.95); server RSS {rss:.2f} GiB "
+        "(target < 2.5)"
+    )
+
+
+def _metric(srv, name: str) -> float:
+    for line in requests.get(f"{srv.url}/metrics", timeout=30).text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return float("nan")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--exact-rows", type=int, default=100_000)
+    ap.add_argument("--approx-rows", type=int, default=1_000_000)
+    ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--queries", type=int, default=100)
+    args = ap.parse_args()
+    threshold = int(np.sqrt(args.exact_rows * args.approx_rows))  # between the two sizes
+    with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
+        work = Path(tmp)
+        srv = start_server(work / "home", "--search-approx-threshold", str(threshold))
+        try:
+            token = srv.token("bench")
+            exact_part(srv, token, work, args.exact_rows, args.queries)
+            approx_part(srv, token, work, args.approx_rows, args.clients, args.queries)
+        finally:
+            stop_server(srv)
+
+
+if __name__ == "__main__":
+    main()
