@@ -47,10 +47,16 @@ def try_usearch(data, queries, dtype):
     return build, p50, found
 
 
-def try_faiss_hnsw(data, queries):
+def try_faiss_hnsw(data, queries, fp16=False):
     import faiss
 
-    index = faiss.IndexHNSWFlat(data.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+    if fp16:  # what embedhub uses (embedhub.search.approx)
+        index = faiss.IndexHNSWSQ(
+            data.shape[1], faiss.ScalarQuantizer.QT_fp16, 32, faiss.METRIC_INNER_PRODUCT
+        )
+        index.train(data[:1])
+    else:
+        index = faiss.IndexHNSWFlat(data.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = 64
     t = time.perf_counter()
     index.add(data)
@@ -130,6 +136,7 @@ def main() -> None:
         "usearch f16 (M=16, ef=64)": lambda: try_usearch(data, queries, "f16"),
         "usearch i8 (M=16, ef=64)": lambda: try_usearch(data, queries, "i8"),
         "faiss HNSWFlat (M=32, ef=64)": lambda: try_faiss_hnsw(data, queries),
+        "faiss HNSW fp16 (M=32, ef=64)": lambda: try_faiss_hnsw(data, queries, True),
         "faiss IVFFlat (sqrt(n) lists, 1/16)": lambda: try_faiss_ivf(data, queries),
         "faiss IVF-SQ8 (sqrt(n) lists, 1/16)": lambda: try_faiss_ivf(data, queries, True),
         "hnswlib (M=16, ef=64)": lambda: try_hnswlib(data, queries),
