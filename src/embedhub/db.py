@@ -86,6 +86,7 @@ RESERVED_NAMES = frozenset(
         "metrics",
         "redoc",
         "static",
+        "datasets-server",  # the dataset viewer's routes (embedhub.viewer)
     }
 )
 TOKEN_PREFIX = "eh_"

@@ -10,13 +10,14 @@ random access, can use or hard-link it without copying)."""
 from __future__ import annotations
 
 import io
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from embedhub.errors import EmbedhubError, Kind
-from embedhub.hub.gitrepo import Entry
+from embedhub.hub.gitrepo import Entry, GitRepo, git_env
 from embedhub.hub.paths import RepoId
 from embedhub.hub.store import Hub
 
@@ -39,13 +40,11 @@ def repo_file(hub: Hub, rid: RepoId, entry: Entry) -> RepoFile:
         raise EmbedhubError(Kind.NOT_FOUND, f"{entry.path!r} is a folder, not a file")
     if entry.lfs is None:
         repo = hub.git(rid)
-
-        def read_git() -> BinaryIO:
-            return io.BytesIO(repo.read_blobs([entry.sha])[entry.sha])
-
-        return RepoFile(entry.path, entry.size, entry.sha, None, read_git)
+        return RepoFile(entry.path, entry.size, entry.sha, None, lambda: _git_blob(repo, entry))
     oid, size = entry.lfs.oid, entry.lfs.size
-    if not hub.lfs.has(oid, size):
+    # An object is readable through a repo only if it was stored for that repo (the hub's
+    # per-repo visibility): a pointer naming another repo's object reads nothing.
+    if not (hub.lfs.has(oid, size) and hub.object_visible(rid, oid)):
         raise EmbedhubError(
             Kind.NOT_FOUND,
             f"The LFS object of {entry.path!r} in {rid.id} ({oid}) was never uploaded to this "
@@ -54,6 +53,43 @@ def repo_file(hub: Hub, rid: RepoId, entry: Entry) -> RepoFile:
         )
     local = hub.lfs.path(oid)
     return RepoFile(entry.path, size, oid, local, lambda: open(local, "rb"))
+
+
+SMALL_BLOB = 1 << 20
+
+
+def _git_blob(repo: GitRepo, entry: Entry) -> BinaryIO:
+    """A git blob's bytes: read at once when small, else streamed from `git cat-file`."""
+    if entry.size <= SMALL_BLOB:
+        return io.BytesIO(repo.read_blobs([entry.sha]).get(entry.sha, b""))
+    return _Stream(repo, entry.sha)
+
+
+class _Stream(io.RawIOBase):
+    """`git cat-file blob SHA`'s output as a readable file; closing it ends the process."""
+
+    def __init__(self, repo: GitRepo, sha: str) -> None:
+        cmd = ["git", f"--git-dir={repo.path}", "cat-file", "blob", sha]
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=git_env()
+        )
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        assert self.proc.stdout is not None
+        data = self.proc.stdout.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        super().close()
 
 
 def repo_file_at(hub: Hub, rid: RepoId, commit: str, path: str) -> RepoFile:

@@ -142,7 +142,13 @@ class Indexes:
             (folder / USED).touch()
 
     def fulltext(self, view: View) -> FullText | None:
-        return open_fulltext(view.folder, view.rows)
+        """The view's full-text index, built on first use (under the folder's lock, so a
+        cleanup pass can't remove the folder while it is written)."""
+        with self._lock:
+            lock = self._locks.setdefault(view.folder, threading.Lock())
+        with lock:
+            view.folder.mkdir(parents=True, exist_ok=True)
+            return open_fulltext(view.folder, view.rows)
 
     # --- nearest rows --------------------------------------------------------------------
     def nearest(
@@ -236,30 +242,36 @@ class Indexes:
                 for f, t in self._superseded.items()
                 if now - t >= self.settings.superseded_grace_s
             ]
-        for folder in gone:
-            self._remove(folder)
-            removed.append(folder)
+        removed = [folder for folder in gone if self._remove(folder)]
         cutoff = time.time() - self.settings.unused_ttl_s
         for folder in self._content_folders():
             repo_type, ns, name = folder.parts[-4][:-1], folder.parts[-3], folder.parts[-2]
             marker = folder / USED
             stale = not marker.exists() or marker.stat().st_mtime < cutoff
-            if stale or not self.repo_exists(repo_type, ns, name):
-                self._remove(folder)
+            if (stale or not self.repo_exists(repo_type, ns, name)) and self._remove(folder):
                 removed.append(folder)
         return removed
 
     def _content_folders(self) -> list[Path]:
         return [p for p in self.root.glob("*/*/*/*") if p.is_dir()]
 
-    def _remove(self, folder: Path) -> None:
+    def _remove(self, folder: Path) -> bool:
+        """Remove a folder unless a request is building it right now (False then: a later
+        pass tries again). Readers already holding its files keep them: unlinked files live
+        on while mapped."""
         with self._lock:
-            self._close(folder)
-            self._superseded.pop(folder, None)
-            self._locks.pop(folder, None)
-        # Readers still holding its files keep them (unlinked files live on while mapped).
-        shutil.rmtree(folder, ignore_errors=True)
+            lock = self._locks.setdefault(folder, threading.Lock())
+        if not lock.acquire(blocking=False):
+            return False
+        try:
+            with self._lock:
+                self._close(folder)
+                self._superseded.pop(folder, None)
+            shutil.rmtree(folder, ignore_errors=True)
+        finally:
+            lock.release()
         self.metrics.removed()
+        return True
 
     def _close(self, folder: Path) -> None:
         """Forget an open view (call with the lock held)."""

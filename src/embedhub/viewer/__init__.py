@@ -44,8 +44,7 @@ def make_viewer(
 
 
 def register(app: FastAPI, viewer: Viewer) -> None:
-    """Mount the routes. Call before the hub's catch-all `/api/...` routes are added, so the
-    Parquet listing under /api/datasets/... is matched first."""
+    """Mount the /datasets-server routes and the Hub's /api/datasets/NS/NAME/parquet."""
     router = routes.router(viewer)
 
     @router.get("/semantic-search", summary="Nearest rows of an embedding dataset to a text")
