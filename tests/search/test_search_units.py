@@ -318,3 +318,27 @@ def test_split_key_names_the_data_not_the_commit(tmp_path: Path) -> None:
     a = SplitKey("dataset", "ns", "n", ("oid1", "oid2"))
     assert a.folder(tmp_path) == SplitKey("dataset", "ns", "n", ("oid1", "oid2")).folder(tmp_path)
     assert a.folder(tmp_path) != SplitKey("dataset", "ns", "n", ("oid2", "oid1")).folder(tmp_path)
+
+
+def test_file_copies_are_links_or_complete_copies_and_expire(tmp_path: Path) -> None:
+    import io
+
+    from embedhub.hub.blobs import RepoFile
+    from embedhub.search.artefacts import pid_alive
+    from embedhub.search.files import FileCache
+
+    cache = FileCache(tmp_path / "files")
+    stored = tmp_path / "lfs-object"
+    stored.write_bytes(b"parquet bytes")
+    linked = cache.path(RepoFile("a", 13, "a" * 64, stored, lambda: open(stored, "rb")))
+    assert linked.read_bytes() == b"parquet bytes"
+    assert os.stat(linked).st_ino == os.stat(stored).st_ino  # a hard link, not a copy
+    streamed = cache.path(RepoFile("b", 3, "b" * 64, None, lambda: io.BytesIO(b"xyz")))
+    assert streamed.read_bytes() == b"xyz"
+    with pytest.raises(OSError, match="expected 5 bytes"):
+        cache.path(RepoFile("c", 5, "c" * 64, None, lambda: io.BytesIO(b"xyz")))
+    assert not list((tmp_path / "files" / "cc").iterdir())  # no partial copy left
+    assert cache.remove_unused(3600, pid_alive) == 0
+    os.utime(f"{streamed}.used", (0, 0))
+    assert cache.remove_unused(3600, pid_alive) == 1
+    assert not streamed.exists() and linked.exists() and stored.exists()

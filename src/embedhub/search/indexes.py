@@ -86,9 +86,12 @@ class Indexes:
         settings: SearchSettings,
         metrics: SearchMetrics | None = None,
         repo_exists: Callable[[str, str, str], bool] = lambda *_: True,
+        also_clean: Callable[[], object] = lambda: None,
     ) -> None:
+        """`also_clean` runs with every cleanup pass (the viewer drops unused file copies)."""
         self.root = root
         self.repo_exists = repo_exists
+        self.also_clean = also_clean
         self.settings = settings
         self.metrics = metrics or SearchMetrics(None)
         self.scanner = ExactScanner()
@@ -250,6 +253,7 @@ class Indexes:
             stale = not marker.exists() or marker.stat().st_mtime < cutoff
             if (stale or not self.repo_exists(repo_type, ns, name)) and self._remove(folder):
                 removed.append(folder)
+        self.also_clean()
         return removed
 
     def _content_folders(self) -> list[Path]:

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from embedhub.engine import Engine
 from embedhub.hub.paths import RepoId
 from embedhub.hub.store import Hub
+from embedhub.search.artefacts import pid_alive
 from embedhub.search.files import FileCache
 from embedhub.search.indexes import Indexes, SearchSettings
 from embedhub.search.metrics import SearchMetrics
@@ -19,6 +20,8 @@ from embedhub.search.snapshots import Snapshots
 from embedhub.viewer import hub_parquet, routes
 from embedhub.viewer.context import Viewer
 from embedhub.viewer.semantic import semantic_search
+
+FILE_TTL_S = 3600.0
 
 
 def make_viewer(
@@ -29,14 +32,18 @@ def make_viewer(
     registry: CollectorRegistry | None,
 ) -> Viewer:
     root = hub.settings.data_dir / "search"
+    files = FileCache(root / "files")
     return Viewer(
         hub=hub,
-        snapshots=Snapshots(hub, FileCache(root / "files")),
+        snapshots=Snapshots(hub, files),
         indexes=Indexes(
             root / "indexes",
             search,
             SearchMetrics(registry),
             repo_exists=lambda type_, ns, name: hub.row(RepoId(type_, ns, name)) is not None,
+            # Copies are only read while a view is built or a page is read: an hour unused
+            # and they go (a hard link would otherwise keep a deleted repo's bytes on disk).
+            also_clean=lambda: files.remove_unused(FILE_TTL_S, pid_alive),
         ),
         engines=engines,
         inference_needs_token=hub.settings.inference_needs_token,
