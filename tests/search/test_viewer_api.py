@@ -603,3 +603,63 @@ def test_push_during_queries_answers_from_one_commit(srv: Server, data: dict) ->
             break
         threading.Event().wait(0.1)
     assert len(list(root.iterdir())) == 1
+
+
+def test_a_dataset_uploaded_through_xet_is_read_and_searched(srv: Server, data: dict, tmp_path):
+    """The default client (huggingface_hub with hf_xet) stores files through Xet: the viewer
+    reads them through the hub's one file function, reassembled from chunks."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    folder = tmp_path / "ds"
+    (folder / "data").mkdir(parents=True)
+    t = table(40, seed=21, prefix="xet")
+    for path, content in dataset_files(t).items():
+        (folder / path).write_bytes(content)
+    script = textwrap.dedent(f"""
+        import json
+        from huggingface_hub import HfApi
+        api = HfApi(token={data["token"]!r})
+        api.create_repo("alice/xet-vecs", repo_type="dataset", exist_ok=True)
+        api.upload_folder(folder_path={str(folder)!r}, repo_id="alice/xet-vecs",
+                          repo_type="dataset")
+        print(json.dumps(api.list_repo_files("alice/xet-vecs", repo_type="dataset")))
+    """)
+    env = {
+        **os.environ,
+        "HF_ENDPOINT": srv.url,
+        "HF_HUB_OFFLINE": "0",
+        "HF_HUB_DISABLE_XET": "0",
+        "HF_HOME": str(tmp_path / "hf"),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "data/train-00000-of-00001.parquet" in json.loads(proc.stdout.strip().splitlines()[-1])
+    head = requests.head(
+        f"{srv.url}/datasets/alice/xet-vecs/resolve/main/data/train-00000-of-00001.parquet",
+        headers=auth(data["token"]),
+        timeout=60,
+    )
+    assert "X-Xet-Hash" in head.headers  # stored through Xet
+    oid = head.headers["ETag"].strip('"')
+    assert not list((srv.data_dir / "lfs").rglob(oid))  # and not in the LFS store
+    rows = _ok(
+        viewer(
+            srv,
+            "rows",
+            dataset="alice/xet-vecs",
+            config="default",
+            split="train",
+            offset=5,
+            length=2,
+        )
+    )
+    assert [r["row"]["text"] for r in rows["rows"]] == ["xet 5 odd", "xet 6 even"]
+    q = t.column("embedding")[7].as_py()
+    hits = _ok(semantic(srv, dataset="alice/xet-vecs", vector=q, k=1))
+    assert hits["rows"][0]["row_idx"] == 7

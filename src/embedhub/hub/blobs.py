@@ -5,7 +5,8 @@ Why one function: where the bytes live depends on how the file was stored (a git
 object in the LFS store, and later chunks reassembled from another store). Callers get a
 `RepoFile` that can always be opened as a stream, and that names a plain local file holding
 exactly those bytes when the store has one (so a reader that wants a path, e.g. Parquet with
-random access, can use or hard-link it without copying)."""
+random access, can use or hard-link it without copying). A file stored through Xet has no
+such file: it streams, reassembled from its chunks."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from embedhub.errors import EmbedhubError, Kind
+from embedhub.hub import xet_repo
 from embedhub.hub.gitrepo import Entry, GitRepo, git_env
 from embedhub.hub.paths import RepoId
 from embedhub.hub.store import Hub
@@ -44,15 +46,39 @@ def repo_file(hub: Hub, rid: RepoId, entry: Entry) -> RepoFile:
     oid, size = entry.lfs.oid, entry.lfs.size
     # An object is readable through a repo only if it was stored for that repo (the hub's
     # per-repo visibility): a pointer naming another repo's object reads nothing.
-    if not (hub.lfs.has(oid, size) and hub.object_visible(rid, oid)):
-        raise EmbedhubError(
-            Kind.NOT_FOUND,
-            f"The LFS object of {entry.path!r} in {rid.id} ({oid}) was never uploaded to this "
-            "server (pushed as a pointer only); push it with `git lfs push --all`",
-            code="EntryNotFound",
-        )
-    local = hub.lfs.path(oid)
-    return RepoFile(entry.path, size, oid, local, lambda: open(local, "rb"))
+    if hub.lfs.has(oid, size) and hub.object_visible(rid, oid):
+        local = hub.lfs.path(oid)
+        return RepoFile(entry.path, size, oid, local, lambda: open(local, "rb"))
+    record = xet_repo.pointer_file(hub, rid, entry.lfs)  # checks the same visibility
+    if record is not None:
+        return RepoFile(entry.path, size, oid, None, lambda: _Chunks(hub, record))
+    raise EmbedhubError(
+        Kind.NOT_FOUND,
+        f"The LFS object of {entry.path!r} in {rid.id} ({oid}) was never uploaded to this "
+        "repo (pushed as a pointer only); push it with `git lfs push --all`",
+        code="EntryNotFound",
+    )
+
+
+class _Chunks(io.RawIOBase):
+    """A file stored through Xet, reassembled chunk by chunk as it is read."""
+
+    def __init__(self, hub: Hub, record) -> None:
+        self._parts = iter(hub.xet.store.read(record, 0, record.size - 1)) if record.size else None
+        self._held = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        while not self._held and self._parts is not None:
+            self._held = next(self._parts, b"")
+            if not self._held:
+                self._parts = None
+        n = min(len(buffer), len(self._held))
+        buffer[:n] = self._held[:n]
+        self._held = self._held[n:]
+        return n
 
 
 SMALL_BLOB = 1 << 20
