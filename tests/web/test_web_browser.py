@@ -100,13 +100,6 @@ def until(tab, expression: str, timeout: float = 60) -> object:
     raise AssertionError(f"timed out waiting for {expression}")
 
 
-def viewer_api(server) -> bool:
-    r = requests.get(f"{server.url}/datasets-server/splits", params={"dataset": "a/b"}, timeout=30)
-    # Before the API exists, the path falls to the model pages (HTML) or "No route" (JSON).
-    is_json = r.headers.get("content-type", "").startswith("application/json")
-    return is_json and "No route" not in r.text
-
-
 def test_home_lists_the_dataset_and_its_pages_render(web_server, dataset, page, shots_dir):
     page.goto(web_server.url + "/")
     page.screenshot(path=shots_dir / "home.png")
@@ -162,8 +155,6 @@ def test_map_draws_every_point_and_hover_shows_the_text(web_server, dataset, pag
 
 
 def test_viewer_pages_through_rows(web_server, dataset, page, shots_dir):
-    if not viewer_api(web_server):
-        pytest.skip("the dataset-viewer API (issue 13) is not on this branch yet")
     page.goto(f"{web_server.url}/datasets/{dataset}/viewer")
     assert page.locator("#rows tr[id^=row-]").count() == ROWS_PER_PAGE
     assert page.locator("#rows tr[id^=row-]").first.get_attribute("id") == "row-0"
@@ -176,8 +167,6 @@ def test_viewer_pages_through_rows(web_server, dataset, page, shots_dir):
 
 
 def test_search_shows_the_expected_top_row(web_server, dataset, page, shots_dir):
-    if not viewer_api(web_server):
-        pytest.skip("the semantic search API (issue 13) is not on this branch yet")
     page.goto(f"{web_server.url}/datasets/{dataset}/search")
     page.fill("form.searchbox input[name=q]", TEXTS[17])
     # The first query of a dataset may wait for its search index to be read.
