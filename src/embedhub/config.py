@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from embedhub.backends import DEFAULT_RUNTIME, RUNTIMES
 from embedhub.types import ModelSpec
 
 DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -44,11 +45,12 @@ class Settings:
     # there are two threads to share). Small passes leave a runtime's own threads idle, so two
     # single-threaded workers outrun one two-threaded worker on a 2-core machine.
     workers: int = 0
-    # Model runtime: "onnx" (ONNX Runtime for the transformer: same vectors, far less overhead
-    # per forward pass; exported on first start and cached; falls back to torch for a model
-    # the exporter can't take) or "torch" (sentence-transformers as is).
-    runtime: str = "onnx"
-    # Where exported ONNX graphs are kept (default DATA_DIR/onnx); servers may share one.
+    # Model runtime, one of embedhub.backends.RUNTIMES: "openvino" (the default) and "onnx" run
+    # the transformer converted once to a graph (same vectors, far less overhead per forward
+    # pass; falls back to torch for a model the converter can't take), "torch" runs
+    # sentence-transformers as is.
+    runtime: str = DEFAULT_RUNTIME
+    # Where converted graphs are kept (default DATA_DIR/onnx); servers may share one.
     onnx_cache_dir: Path | None = None
     # Files at least this large are stored as Git LFS objects in hub repos.
     lfs_threshold: int = 10 * 1024 * 1024
@@ -92,8 +94,11 @@ class Settings:
         ids = [m.model_id for m in self.models]
         if not ids or len(set(ids)) != len(ids):
             raise SettingsError(f"{_names('models')} must name each model once, got {ids}")
-        if self.runtime not in ("onnx", "torch"):
-            raise SettingsError(f"{_names('runtime')} must be onnx or torch, got {self.runtime!r}")
+        if self.runtime not in RUNTIMES:
+            choices = ", ".join(RUNTIMES)
+            raise SettingsError(
+                f"{_names('runtime')} must be one of {choices}, got {self.runtime!r}"
+            )
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

@@ -23,7 +23,11 @@ def load_engines(settings: Settings, metrics: Metrics) -> dict[str, Engine]:
     workers, threads = plan_workers(settings.threads, settings.workers)
     for spec in settings.models:  # Settings made sure each id is there once
         backend = load_backend(
-            spec, threads=threads, runtime=settings.runtime, cache_dir=settings.onnx_cache
+            spec,
+            runtime=settings.runtime,
+            threads=threads,
+            workers=workers,
+            cache_dir=settings.onnx_cache,
         )
         engines[spec.model_id] = Engine(
             backend,

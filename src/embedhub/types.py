@@ -23,6 +23,55 @@ class ModelInfo:
     normalizes: bool  # the model's own modules.json ends in Normalize
     prompts: dict[str, str] = field(default_factory=dict)
     pooling: str = "mean"
+    runtime: str = "torch"  # what actually runs it (after any fallback)
+    precision: str = "fp32"
+    quality: QualityReport | None = None  # int8 only: how close it stays to fp32
+
+
+@dataclass(frozen=True)
+class QualityGate:
+    """The least quality an int8 graph must keep to be served (--min-quality)."""
+
+    mean_cosine: float = 0.995
+    top10_agreement: float = 0.95
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    """An int8 graph against the same model in fp32, on held-out texts (never the calibration
+    ones): cosine of each vector to its fp32 vector, and how many of each query's 10 nearest
+    neighbours (among all the held-out texts) stay the same."""
+
+    mean_cosine: float
+    min_cosine: float
+    top10_agreement: float
+    queries: int  # texts used as queries for the neighbour agreement
+    texts: int  # texts embedded both ways (the neighbours are searched among these)
+    calibration: str  # "shipped" or the calibration file's name
+    calibration_texts: int
+    recipe: str  # the quantization settings, by name
+
+    def passes(self, gate: QualityGate) -> bool:
+        return self.mean_cosine >= gate.mean_cosine and self.top10_agreement >= gate.top10_agreement
+
+    def as_dict(self) -> dict[str, float | int | str]:
+        return {
+            "mean_cosine": round(self.mean_cosine, 5),
+            "min_cosine": round(self.min_cosine, 5),
+            "top10_agreement": round(self.top10_agreement, 4),
+            "queries": self.queries,
+            "texts": self.texts,
+            "calibration": self.calibration,
+            "calibration_texts": self.calibration_texts,
+            "recipe": self.recipe,
+        }
+
+    def line(self) -> str:
+        return (
+            f"mean cosine to fp32 {self.mean_cosine:.4f} (min {self.min_cosine:.4f}), "
+            f"top-10 neighbour agreement {self.top10_agreement:.3f} over {self.queries} "
+            "held-out queries"
+        )
 
 
 @dataclass(frozen=True)

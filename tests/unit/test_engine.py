@@ -37,7 +37,7 @@ class FakeBackend:
     def count_tokens(self, texts: list[str]) -> list[int]:
         return [len(t.split()) + 2 for t in texts]
 
-    def embed(self, texts, *, truncation_side="right", prompt=None) -> np.ndarray:
+    def embed(self, texts, *, truncation_side="right", prompt=None, counts=None) -> np.ndarray:
         assert self.gate.wait(10)
         self.calls.append((list(texts), truncation_side, prompt))
         if self.fail:

@@ -1,38 +1,106 @@
-"""Model runtimes behind one small protocol (see base.Backend)."""
+"""Model runtimes, each one module behind one protocol (base.Backend).
+
+A runtime is a module with `load(spec, options) -> Backend`, named in RUNTIMES; nothing else
+needs to change to add one (the CLI, settings and /info read these tables). Modules are
+imported only when their runtime is asked for, so an unused runtime costs nothing at start."""
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import logging
 from pathlib import Path
 
-from embedhub.backends.base import Backend
-from embedhub.models import ModelNotFound
-from embedhub.types import ModelSpec
+from embedhub.backends.base import Backend, LoadOptions
+from embedhub.types import ModelSpec, QualityGate
 
-RUNTIMES = ("torch", "onnx")
 log = logging.getLogger("embedhub.backends")
+
+# name -> module; the first is the default. OpenVINO: the fastest runtime whose vectors equal
+# encode()'s (bench/serve.py); ONNX Runtime: the same vectors, a little slower; torch:
+# sentence-transformers itself, the reference.
+RUNTIMES = {
+    "openvino": "embedhub.backends.openvino",
+    "onnx": "embedhub.backends.onnx",
+    "torch": "embedhub.backends.sentence_transformers",
+}
+DEFAULT_RUNTIME = next(iter(RUNTIMES))
+# precision -> the runtimes that offer it
+PRECISIONS = {"fp32": tuple(RUNTIMES), "int8": ("openvino",)}
+
+
+class RuntimeSettingError(ValueError):
+    """A runtime setting that can't be used (unknown runtime or precision, an unusable
+    calibration file, an int8 graph below the quality gate): one line for the person who
+    gave it; the CLI exits 2."""
+
+
+def check_runtime(runtime: str, precision: str) -> None:
+    if runtime not in RUNTIMES:
+        raise RuntimeSettingError(
+            f"--runtime {runtime!r} is not a runtime; choose one of {', '.join(RUNTIMES)}"
+        )
+    if precision not in PRECISIONS:
+        raise RuntimeSettingError(
+            f"--precision {precision!r} is not a precision; choose one of {', '.join(PRECISIONS)}"
+        )
+    if runtime not in PRECISIONS[precision]:
+        offered = ", ".join(PRECISIONS[precision])
+        raise RuntimeSettingError(f"--precision {precision} needs --runtime {offered}")
 
 
 def load_backend(
-    spec: ModelSpec, *, threads: int = 0, runtime: str = "torch", cache_dir: Path | None = None
+    spec: ModelSpec,
+    *,
+    runtime: str = DEFAULT_RUNTIME,
+    threads: int = 0,
+    workers: int = 1,
+    cache_dir: Path | None = None,
+    precision: str = "fp32",
+    calibration: Path | None = None,
+    gate: QualityGate | None = None,
 ) -> Backend:
-    """`torch`: sentence-transformers as is. `onnx`: the transformer exported once to ONNX
-    (cached in `cache_dir`) and run by ONNX Runtime; same vectors, less overhead per call."""
-    if runtime == "onnx":
-        from embedhub.backends.onnx import OnnxBackend
+    """`threads` per worker (0: one per core), `workers` forward passes at once. A model a
+    graph runtime can't convert or reproduce is served by torch, with a logged line."""
+    import os
 
-        try:
-            return OnnxBackend.load(spec, threads=threads, cache_dir=cache_dir)
-        except ModelNotFound:
+    from embedhub.models import ModelNotFound  # not at the top: models imports config, config us
+
+    check_runtime(runtime, precision)
+    options = LoadOptions(
+        threads=threads or os.cpu_count() or 1,
+        workers=max(1, workers),
+        cache_dir=cache_dir,
+        precision=precision,
+        calibration=calibration,
+        gate=gate or QualityGate(),
+    )
+    if options.calibration is not None:
+        from embedhub.backends.calibration import read_calibration
+
+        read_calibration(options.calibration)  # a bad file is refused before any model loads
+    module = importlib.import_module(RUNTIMES[runtime])
+    try:
+        return module.load(spec, options)
+    except (ModelNotFound, RuntimeSettingError):
+        raise
+    except Exception as exc:  # a model the converter or the numpy head can't take
+        if runtime == "torch":
             raise
-        except Exception as exc:  # an architecture the exporter can't handle: still serve it
-            log.warning("ONNX export of %s failed (%s); using torch for it", spec.model_id, exc)
-            runtime = "torch"
-    if runtime != "torch":
-        raise ValueError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
-    from embedhub.backends.sentence_transformers import SentenceTransformersBackend
-
-    return SentenceTransformersBackend.load(spec, threads=threads)
+        log.warning(
+            "%s runtime can't take %s (%s); using torch for it", runtime, spec.model_id, exc
+        )
+    torch = importlib.import_module(RUNTIMES["torch"])
+    return torch.load(spec, dataclasses.replace(options, precision="fp32"))
 
 
-__all__ = ["RUNTIMES", "Backend", "load_backend"]
+__all__ = [
+    "DEFAULT_RUNTIME",
+    "PRECISIONS",
+    "RUNTIMES",
+    "Backend",
+    "LoadOptions",
+    "RuntimeSettingError",
+    "check_runtime",
+    "load_backend",
+]

@@ -2,11 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
-from embedhub.types import ModelInfo
+from embedhub.types import ModelInfo, QualityGate
+
+
+class TokenCount(int):
+    """A token count that may carry the tokenization it was counted from. Why: the engine
+    counts every input when it arrives (to batch by length); a graph runtime hands that same
+    tokenization back to `embed`, so no input is tokenized twice."""
+
+    encoding: Any = None
+
+    def __new__(cls, n: int, encoding: Any = None) -> TokenCount:
+        value = super().__new__(cls, n)
+        value.encoding = encoding
+        return value
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to load a runtime. `threads` is per worker; `workers` forward passes run at once."""
+
+    threads: int = 1
+    workers: int = 1
+    cache_dir: Path | None = None  # where converted graphs are kept (default: beside the model)
+    precision: str = "fp32"  # "fp32" | "int8"
+    calibration: Path | None = None  # int8: the user's calibration texts (default: shipped)
+    gate: QualityGate = field(default_factory=QualityGate)
 
 
 class Backend(Protocol):
@@ -16,10 +44,11 @@ class Backend(Protocol):
     # What one extra forward pass costs, in padded tokens; the engine uses it to decide when
     # splitting a batch by length beats padding it.
     call_overhead_tokens: int
-    runtime: str  # "torch" | "onnx": what /info reports
+    runtime: str  # a name from embedhub.backends.RUNTIMES: what /info reports
 
     def count_tokens(self, texts: list[str]) -> list[int]:
-        """Tokens each text has with special tokens, before truncation. Thread-safe."""
+        """Tokens each text has with special tokens, before truncation. Thread-safe. The
+        counts may be `TokenCount`s that `embed` takes back."""
         ...
 
     def decode(self, batches: list[list[int]]) -> list[str]:
@@ -31,9 +60,15 @@ class Backend(Protocol):
         ...
 
     def embed(
-        self, texts: list[str], *, truncation_side: str = "right", prompt: str | None = None
+        self,
+        texts: list[str],
+        *,
+        truncation_side: str = "right",
+        prompt: str | None = None,
+        counts: Sequence[int] | None = None,
     ) -> np.ndarray:
         """(n, d) float32 embeddings as the model's modules make them, minus a final
-        Normalize (the engine applies normalisation, so clients can turn it off). Safe to call
-        from several threads at once: the engine's workers do."""
+        Normalize (the engine applies normalisation, so clients can turn it off). `counts`,
+        when given, are what `count_tokens` returned for `prompt + text` of each text. Safe to
+        call from several threads at once: the engine's workers do."""
         ...

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from embedhub.backends.base import LoadOptions
 from embedhub.models import resolve_model
 from embedhub.types import ModelInfo, ModelSpec
+
+
+def load(spec: ModelSpec, options: LoadOptions) -> SentenceTransformersBackend:
+    """The runtime's entry point (see embedhub.backends.RUNTIMES)."""
+    model, info, _ = load_sentence_transformer(spec, threads=options.threads)
+    return SentenceTransformersBackend(model, info)
 
 
 class SentenceTransformersBackend:
@@ -45,11 +55,6 @@ class SentenceTransformersBackend:
         # one call at a time; the forward pass itself is safe to run from several threads.
         self._tokenize_lock = threading.Lock()
 
-    @classmethod
-    def load(cls, spec: ModelSpec, *, threads: int = 0) -> SentenceTransformersBackend:
-        model, info, _ = load_sentence_transformer(spec, threads=threads)
-        return cls(model, info)
-
     def count_tokens(self, texts: list[str]) -> list[int]:
         with self._count_lock:
             encodings = self._counter.encode_batch(texts)
@@ -71,7 +76,12 @@ class SentenceTransformersBackend:
         ]
 
     def embed(
-        self, texts: list[str], *, truncation_side: str = "right", prompt: str | None = None
+        self,
+        texts: list[str],
+        *,
+        truncation_side: str = "right",
+        prompt: str | None = None,
+        counts: Sequence[int] | None = None,  # not needed: the model's tokenizer runs here
     ) -> np.ndarray:
         with self._tokenize_lock:
             tokenizer = self._raw.tokenizer
@@ -81,15 +91,12 @@ class SentenceTransformersBackend:
             finally:
                 tokenizer.truncation_side = "right"
         with self._torch.inference_mode():
-            out = self._forward(features)["sentence_embedding"]
+            out = self._raw(features)["sentence_embedding"]
         return out.float().numpy()
 
-    def _forward(self, features: dict) -> dict:
-        """Tokenized features -> the model's modules' output (minus a final Normalize)."""
-        return self._raw(features)
 
-
-def load_sentence_transformer(spec: ModelSpec, *, threads: int = 0):  # -> (model, info, path)
+def load_sentence_transformer(spec: ModelSpec, *, threads: int = 0) -> tuple[Any, ModelInfo, Path]:
+    """(the SentenceTransformer, what it is, the folder it came from)."""
     import torch
     from sentence_transformers import SentenceTransformer
 

@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 
+from embedhub.backends import DEFAULT_RUNTIME, RUNTIMES
 from embedhub.cli.main import add_data_dir
 from embedhub.config import parse_model, settings_from_env
 
@@ -56,10 +57,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--runtime",
-        choices=("torch", "onnx"),
-        help="model runtime: onnx (default; ONNX Runtime, same vectors, less overhead per "
-        "batch, exported on first start and cached in the data dir) or torch "
-        "(sentence-transformers as is)",
+        choices=tuple(RUNTIMES),
+        help=f"model runtime: {', '.join(RUNTIMES)} (default {DEFAULT_RUNTIME}); a graph "
+        "runtime gives the same vectors with less overhead per batch (converted on first "
+        "start, cached in the data dir); torch is sentence-transformers as is",
     )
     p.add_argument(
         "--onnx-cache-dir", help="where exported ONNX graphs are kept (default DATA_DIR/onnx)"

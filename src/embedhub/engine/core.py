@@ -38,6 +38,7 @@ class _Input:
     seq: int
     job: _Job
     slots: list[int]  # positions in the job's output (duplicates share one input)
+    counted: int  # what the backend's count_tokens gave: may carry its tokenization back
     enqueued: float = field(default_factory=time.perf_counter)
 
 
@@ -227,7 +228,8 @@ class Engine:
             elif text in pending:  # the same text twice in one request is embedded once
                 pending[text].slots.append(i)
             else:
-                pending[text] = _Input(text, counts[i], group, next(self._seq), job, [i])
+                seq = next(self._seq)
+                pending[text] = _Input(text, counts[i], group, seq, job, [i], raw_counts[i])
         if hits:
             self.observer.cache_hits(hits)
         job.remaining = len(pending)
@@ -318,7 +320,10 @@ class Engine:
         side, prompt = batch[0].group
         try:
             vectors = self.backend.embed(
-                [b.text for b in batch], truncation_side=side, prompt=prompt
+                [b.text for b in batch],
+                truncation_side=side,
+                prompt=prompt,
+                counts=[b.counted for b in batch],
             )
             error = None
         except Exception as exc:  # the model failed: every waiting request gets a 424

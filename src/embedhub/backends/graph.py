@@ -1,0 +1,131 @@
+"""The pipeline every graph runtime (ONNX Runtime, OpenVINO) shares: tokenize with the model's
+fast tokenizer, pad into numpy arrays, run the transformer graph, pool in numpy. No torch on
+this path: torch only loads the model once, to read its modules and to convert it.
+
+Tokenization happens once per input: `count_tokens` (which the engine calls when a request
+arrives) keeps each text's encoding without special tokens, and `embed` only truncates it and
+adds the special tokens, exactly as the tokenizer's own pipeline does (`Tokenizer.post_process`:
+truncate, then the template), so the ids are those `encode()` feeds the model."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from tokenizers import Encoding, Tokenizer
+
+from embedhub.backends.base import TokenCount
+from embedhub.backends.heads import Head, read_head
+from embedhub.types import ModelInfo
+
+# feeds (input name -> int64 array) -> token embeddings (n, seq, hidden) float32
+Runner = Callable[[dict[str, np.ndarray]], np.ndarray]
+
+
+class GraphBackend:
+    def __init__(
+        self,
+        runtime: str,
+        info: ModelInfo,
+        model: Any,  # the SentenceTransformer, read here and not kept
+        run: Runner,
+        inputs: Sequence[str],
+        *,
+        call_overhead_tokens: int = 16,  # ~1 ms per call on 2 cores (ONNX Runtime, measured)
+    ) -> None:
+        """`run`: the transformer graph; `inputs`: the names it takes."""
+        modules = list(model)
+        if info.normalizes:
+            modules = modules[:-1]  # the engine normalises
+        self.head: Head = read_head(modules)
+        self.runtime = runtime
+        self.call_overhead_tokens = call_overhead_tokens
+        self.info = dataclasses.replace(info, runtime=runtime)
+        self._run = run
+        self._inputs = tuple(inputs)
+        hf = model.tokenizer
+        source = hf.backend_tokenizer.to_str()
+        self._plain = _tokenizer(source)  # no truncation, no special tokens: for counting
+        self._specials = self._plain.num_special_tokens_to_add(False)
+        self._truncating = {
+            side: _tokenizer(source, model.max_seq_length, side) for side in ("right", "left")
+        }
+        self._pad_id = hf.pad_token_id if hf.pad_token_id is not None else 0
+        self._pad_left = getattr(hf, "padding_side", "right") == "left"
+        self.vocab_size = int(self._plain.get_vocab_size(with_added_tokens=True))
+        self.special_ids = frozenset(hf.all_special_ids)
+
+    # --- tokens ------------------------------------------------------------------------------
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        encodings = self._plain.encode_batch(texts, add_special_tokens=False)
+        return [TokenCount(len(e.ids) + self._specials, e) for e in encodings]
+
+    def decode(self, batches: list[list[int]]) -> list[str]:
+        return self._plain.decode_batch(batches, skip_special_tokens=True)
+
+    def tokenize(self, texts: list[str]) -> list[list[tuple[int, str, int, int]]]:
+        encodings = self._plain.encode_batch(texts, add_special_tokens=True)
+        return [
+            [
+                (i, tok, start, stop)
+                for i, tok, (start, stop) in zip(e.ids, e.tokens, e.offsets, strict=True)
+            ]
+            for e in encodings
+        ]
+
+    # --- vectors -----------------------------------------------------------------------------
+    def embed(
+        self,
+        texts: list[str],
+        *,
+        truncation_side: str = "right",
+        prompt: str | None = None,
+        counts: Sequence[int] | None = None,
+    ) -> np.ndarray:
+        raw = [getattr(c, "encoding", None) for c in counts] if counts else []
+        if len(raw) != len(texts) or any(e is None for e in raw):
+            prefixed = [prompt + t for t in texts] if prompt else texts
+            raw = self._plain.encode_batch(prefixed, add_special_tokens=False)
+        tokenizer = self._truncating[truncation_side]
+        encodings = [tokenizer.post_process(e) for e in raw]
+        feeds = self.feeds(encodings)
+        tokens = self._run({name: feeds[name] for name in self._inputs})
+        return self.head(tokens, feeds["attention_mask"])
+
+    def graph_inputs(self, texts: list[str]) -> list[dict[str, np.ndarray]]:
+        """One graph input per text, unpadded: what a quantizer's calibration reads."""
+        tokenizer = self._truncating["right"]
+        out = []
+        for e in self._plain.encode_batch(texts, add_special_tokens=False):
+            feeds = self.feeds([tokenizer.post_process(e)])
+            out.append({name: feeds[name] for name in self._inputs})
+        return out
+
+    def feeds(self, encodings: list[Encoding]) -> dict[str, np.ndarray]:
+        """Padded int64 arrays, as the model's tokenizer pads a batch (to its longest input)."""
+        n, seq = len(encodings), max(len(e.ids) for e in encodings)
+        ids = np.full((n, seq), self._pad_id, dtype=np.int64)
+        mask = np.zeros((n, seq), dtype=np.int64)
+        types = np.zeros((n, seq), dtype=np.int64)
+        for row, e in enumerate(encodings):
+            k = len(e.ids)
+            at = slice(seq - k, seq) if self._pad_left else slice(0, k)
+            ids[row, at] = e.ids
+            mask[row, at] = 1
+            types[row, at] = e.type_ids
+        return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+
+
+def _tokenizer(source: str, max_length: int = 0, side: str = "right") -> Tokenizer:
+    """A private copy of the model's fast tokenizer. The model's own one is reconfigured on
+    every call; these copies are configured once and then only read, so threads can share
+    them."""
+    tokenizer = Tokenizer.from_str(source)
+    tokenizer.no_padding()
+    if max_length:
+        tokenizer.enable_truncation(max_length, direction=side)
+    else:
+        tokenizer.no_truncation()
+    return tokenizer
