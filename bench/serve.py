@@ -1,7 +1,14 @@
-"""Benchmark `embedhub serve` against in-process `SentenceTransformer.encode` on the same texts,
-in the same run. Not a test: it prints numbers and ratios.
+"""Benchmark `embedhub serve` on every runtime x precision against in-process
+`SentenceTransformer.encode(batch_size=32)` on the same texts, in the same run. Not a test: it
+prints numbers and ratios.
 
-    .venv/bin/python bench/serve.py [--texts 2000] [--concurrency 16] [--workers N]
+    .venv/bin/python bench/serve.py [--texts 2000] [--seconds 20] [--concurrency 16]
+                                    [--variant openvino:int8 ...]
+
+Load generator: wrk (Debian's `wrk` package: `apt-get install -y wrk`) with bench/wrk_bodies.lua,
+one wrk thread: it is C and epoll, so it takes a small share of the cores the server runs on
+(a Python client took ~a quarter of them and hid the server's speed). Idle latency is measured
+with one plain HTTP connection, one request at a time.
 
 Corpus: bench/corpus.py (Python reference-manual paragraphs and docstrings; real prose, mixed
 short and long). The server runs with its cache off, so every text is really embedded."""
@@ -12,12 +19,11 @@ import argparse
 import http.client
 import json
 import os
-import queue
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -27,39 +33,27 @@ sys.path.insert(0, str(Path(__file__).parent))
 from corpus import real_texts  # noqa: E402
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+ROUTE = f"/pipeline/feature-extraction/{MODEL}"
+VARIANTS = ("torch:fp32", "onnx:fp32", "openvino:fp32", "openvino:int8")
+LUA = Path(__file__).with_name("wrk_bodies.lua")
 
 
-def start_server(
-    port: int, data_dir: str, runtime: str, extra: tuple[str, ...] = ()
-) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "embedhub",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            data_dir,
-            "--cache-size",
-            "0",
-            "--runtime",
-            runtime,
-            *extra,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+def start_server(port: int, home: str, runtime: str, precision: str, extra: list[str]):
+    cmd = [sys.executable, "-m", "embedhub", "serve", "--port", str(port), "--data-dir", home]
+    cmd += ["--cache-size", "0", "--runtime", runtime, "--precision", precision, *extra]
+    log = open(Path(home) / "serve.log", "w")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    started = time.perf_counter()
+    while time.perf_counter() - started < 1800:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited:\n{(Path(home) / 'serve.log').read_text()[-3000:]}")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", "/health")
             if conn.getresponse().status == 200:
-                return proc
+                return proc, time.perf_counter() - started
         except OSError:
-            time.sleep(0.3)
+            time.sleep(0.2)
     proc.kill()
     raise SystemExit("server did not start")
 
@@ -71,117 +65,115 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def run_clients(
-    port: int, payloads: list[list[str]], concurrency: int
-) -> tuple[float, list[float]]:
-    """Each client keeps one connection and takes the next payload until none are left."""
-    work: queue.Queue = queue.Queue()
-    for p in payloads:
-        work.put(p)
-    latencies: list[float] = []
-    lock = threading.Lock()
-    errors: list[str] = []
-
-    def client() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        path = f"/pipeline/feature-extraction/{MODEL}"
-        while True:
-            try:
-                texts = work.get_nowait()
-            except queue.Empty:
-                return
-            body = json.dumps({"inputs": texts})
-            t0 = time.perf_counter()
-            conn.request("POST", path, body, {"Content-Type": "application/json"})
-            resp = conn.getresponse()
-            data = resp.read()
-            elapsed = time.perf_counter() - t0
-            if resp.status != 200:
-                errors.append(f"{resp.status} {data[:200]!r}")
-            with lock:
-                latencies.append(elapsed)
-
-    threads = [threading.Thread(target=client) for _ in range(concurrency)]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise SystemExit(f"{len(errors)} failed requests, e.g. {errors[0]}")
-    return time.perf_counter() - start, latencies
-
-
-def pct(values: list[float], q: float) -> float:
-    return (
-        statistics.quantiles(values, n=100)[q - 1] * 1000 if len(values) > 1 else values[0] * 1000
+def wrk(port: int, bodies: Path, clients: int, seconds: int) -> dict:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{clients}", f"-d{seconds}s", "--timeout", "60s", "-s", str(LUA)]
+        + [f"http://127.0.0.1:{port}{ROUTE}", "--", str(bodies)],
+        capture_output=True,
+        text=True,
+        check=True,
     )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if result["failed"]:
+        raise SystemExit(f"{result['failed']} failed requests:\n{out.stdout}")
+    return result
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--texts", type=int, default=2000)
-    ap.add_argument("--concurrency", type=int, default=16)
-    ap.add_argument("--port", type=int, default=8791)
-    ap.add_argument(
-        "--runtime",
-        action="append",
-        choices=("torch", "onnx"),
-        help="server runtime(s) to measure (default: both)",
-    )
-    ap.add_argument("--workers", type=int, help="the server's --workers (default: its own)")
-    args = ap.parse_args()
+def idle_p50_ms(port: int, texts: list[str], n: int = 50) -> float:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    times = []
+    for i in range(n):
+        body = json.dumps({"inputs": texts[i % len(texts)]})
+        t0 = time.perf_counter()
+        conn.request("POST", ROUTE, body, {"Content-Type": "application/json"})
+        conn.getresponse().read()
+        times.append(time.perf_counter() - t0)
+        time.sleep(0.02)  # idle between requests: no batching with a neighbour
+    return statistics.median(times) * 1000
 
-    texts = real_texts(args.texts)
+
+def reference_rate(texts: list[str]) -> float:
+    """In-process encode(batch_size=32), texts per second."""
     from sentence_transformers import SentenceTransformer
 
     from embedhub.models import bundled_model_path
 
     model = SentenceTransformer(str(bundled_model_path()), device="cpu")
-    tokens = sum(min(len(ids), 256) for ids in model.tokenizer(texts)["input_ids"])
-    print(f"corpus: {len(texts)} texts, {tokens} tokens (bench/corpus.py: Python docs prose)")
-
     model.encode(texts[:64])  # warm-up
     t0 = time.perf_counter()
     model.encode(texts, batch_size=32)
-    ref_s = time.perf_counter() - t0
-    ref_rate = len(texts) / ref_s
-    print(f"in-process encode(batch_size=32): {ref_rate:8.1f} texts/s {tokens / ref_s:9.0f} tok/s")
-    del model
-
-    for runtime in args.runtime or ["torch", "onnx"]:
-        with tempfile.TemporaryDirectory() as home:
-            bench_server(args, runtime, home, texts, tokens, ref_rate)
+    return len(texts) / (time.perf_counter() - t0)
 
 
-def bench_server(args, runtime: str, home: str, texts: list[str], tokens: int, ref_rate: float):
-    extra = ("--workers", str(args.workers)) if args.workers else ()
-    proc = start_server(args.port, home, runtime, extra)
-    try:
-        run_clients(args.port, [[t] for t in texts[:64]], args.concurrency)  # warm-up
-        # An idle server, one request at a time: what a lone client waits. The longest texts
-        # show what a worker's thread count costs (one pass of one input can't be shared).
-        longest = sorted(texts, key=len)[-64:]
-        for label, payloads in (
-            ("1 longest text", [[t] for t in longest[:20]]),
-            ("32 longest texts", [longest[i : i + 32] for i in range(0, 64, 8)][:5]),
-        ):
-            _, lat = run_clients(args.port, payloads, 1)
-            print(f"server --runtime {runtime}, idle, {label}: p50 {pct(lat, 50):7.1f} ms")
-        for per_request in (1, 32):
-            payloads = [texts[i : i + per_request] for i in range(0, len(texts), per_request)]
-            seconds, lat = run_clients(args.port, payloads, args.concurrency)
-            rate = len(texts) / seconds
-            print(
-                f"server --runtime {runtime}, {per_request:2d} text(s)/request, "
-                f"{args.concurrency} clients: {rate:8.1f} texts/s {tokens / seconds:9.0f} tok/s"
-                f"  p50 {pct(lat, 50):7.1f} ms  p99 {pct(lat, 99):7.1f} ms"
-                f"  ratio vs in-process {rate / ref_rate:.2f}x"
+def bench(args, variant: str, texts: list[str], ref_rate: float, bodies: dict) -> None:
+    runtime, precision = variant.split(":")
+    extra = ["--workers", str(args.workers)] if args.workers else []
+    with tempfile.TemporaryDirectory() as home:
+        if args.graph_cache:
+            extra += ["--onnx-cache-dir", args.graph_cache]
+        proc, start_s = start_server(args.port, home, runtime, precision, extra)
+        try:
+            name = f"{runtime} {precision}"
+            info = _info(args.port)
+            wrk(args.port, bodies[1], args.concurrency, 3)  # warm-up
+            idle = idle_p50_ms(args.port, [t for t in texts if len(t) < 80] or texts)
+            rows = [f"{name:14} start {start_s:5.1f} s, idle 1 short text p50 {idle:6.1f} ms"]
+            for per_request in (1, 32):
+                r = wrk(args.port, bodies[per_request], args.concurrency, args.seconds)
+                rate = r["requests"] * per_request / r["seconds"]
+                rows.append(
+                    f"{name:14} {per_request:2d} text(s)/request x {args.concurrency} clients: "
+                    f"{rate:7.1f} texts/s = {rate / ref_rate:4.2f}x encode; "
+                    f"p50 {r['p50_ms']:7.1f} ms, p99 {r['p99_ms']:7.1f} ms"
+                )
+            rows.append(f"{name:14} peak RSS {peak_rss_mb(proc.pid):.0f} MB")
+            if info.get("quality"):
+                q = info["quality"]
+                rows.append(
+                    f"{name:14} quality vs fp32 ({q['queries']} held-out queries): mean cosine "
+                    f"{q['mean_cosine']:.4f}, min {q['min_cosine']:.4f}, top-10 agreement "
+                    f"{q['top10_agreement']:.3f} ({q['recipe']})"
+                )
+            print("\n".join(rows), flush=True)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+
+
+def _info(port: int) -> dict:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", "/info")
+    return json.loads(conn.getresponse().read())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--texts", type=int, default=2000)
+    ap.add_argument("--seconds", type=int, default=20, help="per wrk measurement")
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--port", type=int, default=8791)
+    ap.add_argument("--variant", action="append", choices=VARIANTS, help="default: all")
+    ap.add_argument("--workers", type=int, help="the server's --workers (default: its own)")
+    ap.add_argument("--graph-cache", help="a graph cache to reuse (default: a fresh one)")
+    args = ap.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install -y wrk")
+
+    texts = real_texts(args.texts)
+    ref_rate = reference_rate(texts)
+    print(f"corpus: {len(texts)} texts (bench/corpus.py); load generator: wrk, 1 thread")
+    print(f"in-process encode(batch_size=32): {ref_rate:.1f} texts/s (the 1.00x reference)")
+    with tempfile.TemporaryDirectory() as tmp:
+        bodies = {}
+        for n in (1, 32):
+            bodies[n] = Path(tmp) / f"bodies{n}.txt"
+            bodies[n].write_text(
+                "".join(
+                    json.dumps({"inputs": texts[i : i + n]}) + "\n" for i in range(0, len(texts), n)
+                )
             )
-        print(f"server --runtime {runtime} peak RSS: {peak_rss_mb(proc.pid):.0f} MB")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        for variant in args.variant or VARIANTS:
+            bench(args, variant, texts, ref_rate, bodies)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from embedhub.backends import DEFAULT_RUNTIME, RUNTIMES
-from embedhub.types import ModelSpec
+from embedhub.backends import DEFAULT_RUNTIME, PRECISIONS, RUNTIMES
+from embedhub.types import ModelSpec, QualityGate
 
 DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -50,6 +50,14 @@ class Settings:
     # pass; falls back to torch for a model the converter can't take), "torch" runs
     # sentence-transformers as is.
     runtime: str = DEFAULT_RUNTIME
+    # "fp32" (exact) or "int8" (openvino only: quantized once, calibrated on real text, served
+    # only if its quality report passes `min_quality`).
+    precision: str = "fp32"
+    # int8: a UTF-8 file of calibration texts, one per line (default: the shipped corpus).
+    calibration: Path | None = None
+    # int8: the least quality served, "MEAN_COSINE,TOP10_AGREEMENT" against fp32 on held-out
+    # texts.
+    min_quality: str = "0.995,0.95"
     # Where converted graphs are kept (default DATA_DIR/onnx); servers may share one.
     onnx_cache_dir: Path | None = None
     # Files at least this large are stored as Git LFS objects in hub repos.
@@ -67,6 +75,11 @@ class Settings:
     # Seconds a search index superseded by newer data of the same branch is kept after its
     # last use (in-flight queries finish on it), then removed.
     search_index_grace: float = 60.0
+
+    @property
+    def quality_gate(self) -> QualityGate:
+        cosine, agreement = (float(x) for x in self.min_quality.split(","))
+        return QualityGate(cosine, agreement)
 
     @property
     def onnx_cache(self) -> Path:
@@ -98,6 +111,29 @@ class Settings:
             choices = ", ".join(RUNTIMES)
             raise SettingsError(
                 f"{_names('runtime')} must be one of {choices}, got {self.runtime!r}"
+            )
+        self._check_precision()
+
+    def _check_precision(self) -> None:
+        if self.precision not in PRECISIONS:
+            choices = ", ".join(PRECISIONS)
+            raise SettingsError(
+                f"{_names('precision')} must be one of {choices}, got {self.precision!r}"
+            )
+        if self.runtime not in PRECISIONS[self.precision]:
+            runtimes = " or ".join(PRECISIONS[self.precision])
+            raise SettingsError(
+                f"{_names('precision')} {self.precision} needs {_names('runtime')} {runtimes}, "
+                f"got {self.runtime}"
+            )
+        try:
+            gate: QualityGate | None = self.quality_gate
+        except ValueError:
+            gate = None
+        if gate is None or not all(0 <= x <= 1 for x in (gate.mean_cosine, gate.top10_agreement)):
+            raise SettingsError(
+                f"{_names('min_quality')} must be MEAN_COSINE,TOP10_AGREEMENT with both "
+                f"between 0 and 1 (e.g. 0.995,0.95), got {self.min_quality!r}"
             )
 
     def replace(self, **changes: object) -> Settings:
@@ -154,7 +190,7 @@ def settings_from_env(**overrides: object) -> Settings:
     """Settings from EMBEDHUB_* variables, then `overrides` (flags given on the command line;
     a `None` override means "not given")."""
     values: dict[str, object] = {}
-    types = {"data_dir": Path, "onnx_cache_dir": Path, "models": None}
+    types = {"data_dir": Path, "onnx_cache_dir": Path, "calibration": Path, "models": None}
     for f in dataclasses.fields(Settings):
         raw = os.environ.get(f"EMBEDHUB_{f.name.upper()}")
         if raw is None:
@@ -171,6 +207,7 @@ def settings_from_env(**overrides: object) -> Settings:
                     f"EMBEDHUB_{f.name.upper()}={raw!r}: expected {expected}"
                 ) from None
     values.update({k: v for k, v in overrides.items() if v is not None})
-    if "data_dir" in values:
-        values["data_dir"] = Path(str(values["data_dir"])).expanduser()
+    for name in ("data_dir", "calibration"):
+        if name in values:
+            values[name] = Path(str(values[name])).expanduser()
     return Settings(**values)  # type: ignore[arg-type]

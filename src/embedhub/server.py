@@ -28,6 +28,9 @@ def load_engines(settings: Settings, metrics: Metrics) -> dict[str, Engine]:
             threads=threads,
             workers=workers,
             cache_dir=settings.onnx_cache,
+            precision=settings.precision,
+            calibration=settings.calibration,
+            gate=settings.quality_gate,
         )
         engines[spec.model_id] = Engine(
             backend,
@@ -38,11 +41,12 @@ def load_engines(settings: Settings, metrics: Metrics) -> dict[str, Engine]:
             observer=metrics.observer(spec.model_id),
         )
         log.info(
-            "loaded %s (%d dims, max %d tokens; %s, %d worker(s) x %d thread(s))",
+            "loaded %s (%d dims, max %d tokens; %s %s, %d worker(s) x %d thread(s))",
             spec.model_id,
             backend.info.dimension,
             backend.info.max_seq_length,
-            backend.runtime,
+            backend.info.runtime,
+            backend.info.precision,
             workers,
             threads,
         )

@@ -27,6 +27,11 @@ class ModelInfo:
     precision: str = "fp32"
     quality: QualityReport | None = None  # int8 only: how close it stays to fp32
 
+    def runtime_report(self) -> dict[str, object]:
+        """What /info and /v1/models say about how this model is run."""
+        quality = None if self.quality is None else self.quality.as_dict()
+        return {"runtime": self.runtime, "precision": self.precision, "quality": quality}
+
 
 @dataclass(frozen=True)
 class QualityGate:

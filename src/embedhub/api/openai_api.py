@@ -64,7 +64,8 @@ def router() -> APIRouter:
         ctx = context(request)
         data = [
             {"id": mid, "object": "model", "created": 0, "owned_by": "embedhub"}
-            for mid in ctx.engines
+            | e.info.runtime_report()
+            for mid, e in ctx.engines.items()
         ]
         return json_response({"object": "list", "data": data})
 

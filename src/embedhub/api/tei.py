@@ -111,7 +111,7 @@ def router() -> APIRouter:
             {
                 "model_id": engine.info.model_id,
                 "model_sha": None,
-                "model_dtype": "float32",
+                "model_dtype": "int8" if engine.info.precision == "int8" else "float32",
                 "model_type": {"embedding": {"pooling": engine.info.pooling}},
                 "max_concurrent_requests": s.max_concurrent_requests,
                 "max_input_length": engine.info.max_seq_length,
@@ -121,7 +121,7 @@ def router() -> APIRouter:
                 "auto_truncate": True,
                 "tokenization_workers": 1,
                 "version": __version__,
-                "runtime": engine.backend.runtime,
+                **engine.info.runtime_report(),
                 "embedding_dimension": engine.info.dimension,
                 "models": [
                     {
@@ -129,6 +129,7 @@ def router() -> APIRouter:
                         "dimension": e.info.dimension,
                         "max_input_length": e.info.max_seq_length,
                         "normalize": e.info.normalizes,
+                        **e.info.runtime_report(),
                     }
                     for e in ctx.engines.values()
                 ],

@@ -34,12 +34,13 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from embedhub.backends import RuntimeSettingError
     from embedhub.config import SettingsError
 
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except SettingsError as exc:  # a flag or EMBEDHUB_* variable that can't be used
+    except (SettingsError, RuntimeSettingError) as exc:  # a setting that can't be used
         print(f"embedhub {args.command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 
-from embedhub.backends import DEFAULT_RUNTIME, RUNTIMES
+from embedhub.backends import DEFAULT_RUNTIME, PRECISIONS, RUNTIMES
 from embedhub.cli.main import add_data_dir
 from embedhub.config import parse_model, settings_from_env
 
@@ -63,6 +63,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "start, cached in the data dir); torch is sentence-transformers as is",
     )
     p.add_argument(
+        "--precision",
+        choices=tuple(PRECISIONS),
+        help="fp32 (default; exact) or int8 (openvino: quantized once, served only if its "
+        "quality report on held-out texts passes --min-quality)",
+    )
+    p.add_argument(
+        "--calibration",
+        metavar="FILE",
+        help="int8: calibration texts, one per line (default: the shipped corpus)",
+    )
+    p.add_argument(
+        "--min-quality",
+        metavar="COS,TOP10",
+        help="int8: least mean cosine to fp32 and top-10 neighbour agreement (0.995,0.95)",
+    )
+    p.add_argument(
         "--onnx-cache-dir", help="where exported ONNX graphs are kept (default DATA_DIR/onnx)"
     )
     p.add_argument("--public-url", help="URL clients reach this server at (for hub links)")
@@ -115,6 +131,9 @@ def run(args: argparse.Namespace) -> int:
         hub_lfs_object_limit=args.hub_lfs_object_limit,
         search_approx_threshold=args.search_approx_threshold,
         search_index_grace=args.search_index_grace,
+        precision=args.precision,
+        calibration=args.calibration,
+        min_quality=args.min_quality,
     )
     from embedhub.models import ModelNotFound
     from embedhub.server import serve
