@@ -69,7 +69,9 @@ def start_server(data_dir: Path, *extra: str, log_dir: Path | None = None) -> Se
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
+    deadline = (
+        time.monotonic() + 600
+    )  # a first start converts the model (minutes on a loaded CI box)
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"embedhub serve exited early:\n{log.read_text()}")

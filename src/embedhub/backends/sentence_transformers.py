@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -98,7 +99,13 @@ class SentenceTransformersBackend:
 def load_sentence_transformer(spec: ModelSpec, *, threads: int = 0) -> tuple[Any, ModelInfo, Path]:
     """(the SentenceTransformer, what it is, the folder it came from)."""
     import torch
+    import transformers
     from sentence_transformers import SentenceTransformer
+
+    # A quiet start: no "Loading SentenceTransformer model" line, no weight-loading progress
+    # bar (embedhub logs one line per loaded model itself).
+    logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
+    transformers.utils.logging.disable_progress_bar()
 
     torch.set_num_threads(threads or os.cpu_count() or 1)
     path = resolve_model(spec)

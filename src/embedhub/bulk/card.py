@@ -59,6 +59,23 @@ def make_card(
     )
 
 
+def _runtime_rows(model: EmbedderInfo) -> str:
+    """Table rows on how the vectors were computed: runtime, precision, and for int8 the
+    quality report it passed (against fp32, on held-out texts)."""
+    if model.runtime is None:
+        return ""
+    rows = f"| runtime | {model.runtime} |\n| precision | {model.precision} |\n"
+    q = model.quality
+    if q:
+        rows += (
+            f"| int8 quality | mean cosine to fp32 {q['mean_cosine']:.4f} (min "
+            f"{q['min_cosine']:.4f}), top-10 neighbour agreement {q['top10_agreement']:.3f} "
+            f"over {q['queries']} held-out queries; calibration: {q['calibration']}; "
+            f"recipe {q['recipe']} |\n"
+        )
+    return rows
+
+
 def _body(rows: int, model: EmbedderInfo, column: str, command: str) -> str:
     norm = {True: "L2-normalised (the model's own)", False: "not normalised", None: "as served"}
     made = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -75,7 +92,7 @@ from [`{model.model_id}`](https://huggingface.co/{model.model_id}).
 | normalisation | {norm[model.normalized]} |
 | rows | {rows} |
 | computed | {model.source} |
-| made | {made} |
+{_runtime_rows(model)}| made | {made} |
 
 Made with:
 

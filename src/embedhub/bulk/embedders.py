@@ -8,14 +8,27 @@ import ctypes.util
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import requests
 
+from embedhub.backends import DEFAULT_RUNTIME
 from embedhub.bulk.errors import BulkError
-from embedhub.types import EmbedOptions, ModelSpec
+from embedhub.types import EmbedOptions, ModelSpec, QualityGate
+
+
+@dataclass(frozen=True)
+class RuntimeChoice:
+    """How an in-process model runs (`embedhub embed --runtime --precision ...`)."""
+
+    runtime: str = DEFAULT_RUNTIME
+    precision: str = "fp32"
+    calibration: Path | None = None
+    gate: QualityGate = field(default_factory=QualityGate)
+    cache_dir: Path | None = None  # converted graphs (default: DATA_DIR/onnx)
 
 
 @dataclass(frozen=True)
@@ -24,6 +37,9 @@ class EmbedderInfo:
     dimension: int
     normalized: bool | None  # None: whatever the remote service does
     source: str  # "in-process", or the service URL
+    runtime: str | None = None  # None: whatever the remote service runs
+    precision: str | None = None
+    quality: dict | None = None  # int8: the quality report the vectors were served under
 
 
 class Embedder(Protocol):
@@ -38,19 +54,38 @@ class LocalEmbedder:
     """The engine on all cores: it batches by token budget with similar lengths together,
     so one call per input batch is enough."""
 
-    def __init__(self, spec: ModelSpec, *, threads: int = 0, max_batch_tokens: int = 8192):
-        from embedhub.backends import load_backend
+    def __init__(
+        self,
+        spec: ModelSpec,
+        *,
+        threads: int = 0,
+        max_batch_tokens: int = 8192,
+        runtime: RuntimeChoice | None = None,
+    ):
+        from embedhub.backends import RuntimeSettingError, load_backend
         from embedhub.engine import Engine
         from embedhub.models import ModelNotFound
 
+        r = runtime or RuntimeChoice()
         try:
-            backend = load_backend(spec, threads=threads)
-        except ModelNotFound as exc:
+            backend = load_backend(
+                spec,
+                threads=threads,
+                runtime=r.runtime,
+                precision=r.precision,
+                calibration=r.calibration,
+                gate=r.gate,
+                cache_dir=r.cache_dir,
+            )
+        except (ModelNotFound, RuntimeSettingError) as exc:
             raise BulkError(str(exc)) from exc
         # The bulk job dedupes by content hash itself; the engine's cache would only cost memory.
         self.engine = Engine(backend, max_batch_tokens=max_batch_tokens, cache_size=0).start()
         m = backend.info
-        self.info = EmbedderInfo(m.model_id, m.dimension, m.normalizes, "in-process")
+        quality = None if m.quality is None else m.quality.as_dict()
+        self.info = EmbedderInfo(
+            m.model_id, m.dimension, m.normalizes, "in-process", m.runtime, m.precision, quality
+        )
 
     def embed(self, texts: list[str]) -> np.ndarray:
         vectors = self.engine.embed_blocking(texts, EmbedOptions(use_cache=False)).vectors

@@ -8,14 +8,20 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import pyarrow as pa
 
 from embedhub.bulk import inputs
 from embedhub.bulk.card import make_card
-from embedhub.bulk.embedders import Embedder, EmbedderInfo, LocalEmbedder, RemoteEmbedder
+from embedhub.bulk.embedders import (
+    Embedder,
+    EmbedderInfo,
+    LocalEmbedder,
+    RemoteEmbedder,
+    RuntimeChoice,
+)
 from embedhub.bulk.errors import BulkError
 from embedhub.bulk.plan import DoneSet, Planner
 from embedhub.bulk.progress import Progress, make_progress
@@ -47,6 +53,7 @@ class JobConfig:
     batch_rows: int = 1024
     shard_rows: int = 50_000
     threads: int = 0
+    runtime: RuntimeChoice = field(default_factory=RuntimeChoice)
     concurrency: int = 4
     overwrite: bool = False
     quiet: bool = False
@@ -111,6 +118,10 @@ def validate(cfg: JobConfig) -> tuple[TextSpec, list[inputs.InputFile], pa.Schem
     files = inputs.discover(cfg.inputs, input_format=cfg.input_format, split=cfg.split)
     schemas = [inputs.probe(f) for f in files]
     normalize = "remote" if cfg.url else "model"
+    if not cfg.url and cfg.runtime.precision != "fp32":
+        # int8 vectors differ from exact ones: changing precision re-embeds every row, so a
+        # dataset never mixes the two (exact runtimes agree to 1e-5 and share one key).
+        normalize += f"\0{cfg.runtime.precision}"
     spec = TextSpec(
         column=cfg.column or (None if cfg.template else inputs.TEXT_COLUMN),
         template=cfg.template,
@@ -181,7 +192,7 @@ def _make_embedder(cfg: JobConfig) -> Embedder:
         return RemoteEmbedder(
             cfg.url, cfg.model.model_id, token=cfg.token, concurrency=cfg.concurrency
         )
-    return LocalEmbedder(cfg.model, threads=cfg.threads)
+    return LocalEmbedder(cfg.model, threads=cfg.threads, runtime=cfg.runtime)
 
 
 def _new_sink(cfg: JobConfig, spec: TextSpec, work: WorkDir, done: DoneSet, run_no: int) -> Sink:
@@ -238,12 +249,7 @@ def _finish(cfg: JobConfig, work: WorkDir, sink: Sink, info: EmbedderInfo, start
     schema = sink.schema
     assert schema is not None
     total = work.row_count()
-    info = EmbedderInfo(
-        info.model_id,
-        schema.field(sink.embedding_column).type.list_size,
-        info.normalized,
-        info.source,
-    )
+    info = replace(info, dimension=schema.field(sink.embedding_column).type.list_size)
     card = make_card(
         schema=schema,
         rows=total,

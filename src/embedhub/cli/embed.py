@@ -10,6 +10,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from embedhub.backends import DEFAULT_RUNTIME, PRECISIONS, RUNTIMES
 from embedhub.cli.main import add_data_dir
 from embedhub.config import DEFAULT_MODEL_ID, parse_model
 
@@ -37,6 +38,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     how.add_argument("--token", default=os.environ.get("EMBEDHUB_TOKEN"), help="its Bearer token")
     how.add_argument("--concurrency", type=int, default=4, help="requests in flight (--url)")
     how.add_argument("--threads", type=int, default=0, help="model threads (0 = all cores)")
+    how.add_argument(
+        "--runtime",
+        choices=tuple(RUNTIMES),
+        help=f"in-process model runtime (default {DEFAULT_RUNTIME}, as for serve)",
+    )
+    how.add_argument(
+        "--precision",
+        choices=tuple(PRECISIONS),
+        help="fp32 (default; exact) or int8 (openvino; refused below --min-quality)",
+    )
+    how.add_argument("--calibration", metavar="FILE", help="int8: calibration texts, one a line")
+    how.add_argument(
+        "--min-quality", metavar="COS,TOP10", help="int8: the quality gate (0.995,0.95)"
+    )
     how.add_argument(
         "--ray",
         nargs="?",
@@ -85,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"embedhub embed: error: {exc}", file=sys.stderr)
         return 2
+    runtime = _runtime_choice(args)
     try:
         cfg = JobConfig(
             inputs=args.inputs,
@@ -105,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
             batch_rows=args.batch_rows,
             shard_rows=args.shard_rows,
             threads=args.threads,
+            runtime=runtime,
             concurrency=args.concurrency,
             overwrite=args.overwrite,
             quiet=args.quiet,
@@ -118,6 +135,22 @@ def run(args: argparse.Namespace) -> int:
         return 2
     _report(summary, as_json=args.json)
     return 0
+
+
+def _runtime_choice(args: argparse.Namespace):  # -> RuntimeChoice
+    """The same runtime settings, defaults and checks as `embedhub serve` (flags, then the
+    EMBEDHUB_* variables); graphs are cached in the data dir, shared with the server."""
+    from embedhub.bulk.embedders import RuntimeChoice
+    from embedhub.config import settings_from_env
+
+    s = settings_from_env(
+        data_dir=args.data_dir,
+        runtime=args.runtime,
+        precision=args.precision,
+        calibration=args.calibration,
+        min_quality=args.min_quality,
+    )
+    return RuntimeChoice(s.runtime, s.precision, s.calibration, s.quality_gate, s.onnx_cache)
 
 
 def _push(args: argparse.Namespace, folder: str) -> str:
