@@ -33,13 +33,16 @@ def load(spec: ModelSpec, options: LoadOptions) -> GraphBackend:
     model, info, path = load_sentence_transformer(spec, threads=options.threads)
     cache_dir = options.cache_dir or Path(path) / "onnx-cache"
     xml = converted(model, path, cache_dir, spec.model_id)
-    run = compiled(xml, options)
-    backend = GraphBackend("openvino", info, model, run, run.names)
+
+    def backend(graph: Path) -> GraphBackend:
+        run = compiled(graph, options)
+        return GraphBackend("openvino", info, model, run, run.names)
+
     if options.precision == "fp32":
-        return backend
+        return backend(xml)
     from embedhub.backends.quantize import quantized
 
-    return quantized(backend, model, path, cache_dir, options)
+    return quantized(spec.model_id, backend, xml, path, cache_dir, options)
 
 
 def converted(model: Any, model_path: Path, cache_dir: Path, name: str) -> Path:
