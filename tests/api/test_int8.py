@@ -4,10 +4,12 @@ and the gate that refuses a graph below it. The int8 graph is made once per test
 
 from __future__ import annotations
 
+import subprocess
+
 import numpy as np
 import pytest
 import requests
-from servers import run_cli
+from servers import EMBEDHUB
 
 from embedhub.backends.calibration import held_out
 
@@ -36,6 +38,7 @@ def neighbours(v: np.ndarray, k: int = 10) -> list[set[int]]:
     return [set(row[:k]) for row in np.argsort(-sims, axis=1)]
 
 
+@pytest.mark.timeout(1800)  # the first int8 start of a session quantizes the model
 def test_the_quality_report_is_what_the_served_vectors_show(int8_server, server):
     info = requests.get(f"{int8_server.url}/info", timeout=10).json()
     assert (info["runtime"], info["precision"], info["model_dtype"]) == ("openvino", "int8", "int8")
@@ -60,20 +63,11 @@ def test_the_quality_report_is_what_the_served_vectors_show(int8_server, server)
     assert cosine.mean() < 0.99999  # really quantized, not the fp32 graph under another name
 
 
+@pytest.mark.timeout(1800)  # quantizes the model on the bad calibration
 def test_a_bad_calibration_is_refused_by_the_gate(tmp_path):
     bad = tmp_path / "same.txt"
     bad.write_text("the same text\n" * 5)
-    proc = run_cli(
-        tmp_path,
-        "serve",
-        "--port",
-        "0",
-        "--precision",
-        "int8",
-        "--calibration",
-        str(bad),
-        check=False,
-    )
+    proc = _serve(tmp_path, "--precision", "int8", "--calibration", str(bad))
     assert proc.returncode == 2, proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("embedhub serve: int8 graph of sentence-transformers/all-MiniLM-L6-v2")
@@ -82,16 +76,12 @@ def test_a_bad_calibration_is_refused_by_the_gate(tmp_path):
 
 
 def test_a_stricter_gate_refuses_the_cached_graph(int8_server, tmp_path):
-    proc = run_cli(
-        tmp_path,
-        "serve",
-        "--port",
-        "0",
-        "--precision",
-        "int8",
-        "--min-quality",
-        "1,1",
-        check=False,
-    )
+    proc = _serve(tmp_path, "--precision", "int8", "--min-quality", "1,1")
     assert proc.returncode == 2, proc.stderr
     assert "below the quality gate" in proc.stderr and "converting" not in proc.stderr
+
+
+def _serve(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    """`embedhub serve` that is expected to stop (no port is ever bound)."""
+    cmd = [*EMBEDHUB, "serve", "--data-dir", str(tmp_path), "--port", "0", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=1500)

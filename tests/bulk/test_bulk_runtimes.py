@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pytest
 from bulk_helpers import EMBEDHUB, load_output, sample_texts, summary_of
 
 
@@ -23,6 +24,7 @@ def _embed(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     return proc
 
 
+@pytest.mark.timeout(1800)  # the first int8 run of a session quantizes the model
 def test_int8_dataset_card_records_the_quality_report(tmp_path, reference_model):
     texts = sample_texts(40)
     src = tmp_path / "texts.jsonl"

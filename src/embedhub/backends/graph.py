@@ -84,8 +84,9 @@ class GraphBackend:
         prompt: str | None = None,
         counts: Sequence[int] | None = None,
     ) -> np.ndarray:
-        raw = [getattr(c, "encoding", None) for c in counts] if counts else []
-        if len(raw) != len(texts) or any(e is None for e in raw):
+        kept = [getattr(c, "encoding", None) for c in counts] if counts else []
+        raw: list[Encoding] = [e for e in kept if e is not None]
+        if len(raw) != len(texts):  # not counted by this backend: tokenize here
             prefixed = [prompt + t for t in texts] if prompt else texts
             raw = self._plain.encode_batch(prefixed, add_special_tokens=False)
         tokenizer = self._truncating[truncation_side]

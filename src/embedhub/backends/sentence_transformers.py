@@ -116,7 +116,7 @@ def load_sentence_transformer(spec: ModelSpec, *, threads: int = 0) -> tuple[Any
         dimension=int(model.get_embedding_dimension()),
         max_seq_length=int(model.max_seq_length),
         normalizes=type(modules[-1]).__name__ == "Normalize",
-        prompts={k: v for k, v in (model.prompts or {}).items()},
+        prompts={k: v or "" for k, v in (model.prompts or {}).items()},
         pooling=_pooling_mode(modules),
     )
     return model, info, path
