@@ -58,7 +58,11 @@ class Server:
         return self.proc.poll() is None
 
 
-def start_server(data_dir: Path, *extra: str, log_dir: Path | None = None) -> Server:
+def start_server(
+    data_dir: Path, *extra: str, log_dir: Path | None = None, wait: float = 600
+) -> Server:
+    """`wait`: seconds to become healthy (a first start converts the model; an int8 first
+    start also quantizes it and measures its quality: minutes on a busy 2-core box)."""
     port = free_port()
     log = (log_dir or data_dir) / f"serve-{port}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -69,9 +73,7 @@ def start_server(data_dir: Path, *extra: str, log_dir: Path | None = None) -> Se
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = (
-        time.monotonic() + 600
-    )  # a first start converts the model (minutes on a loaded CI box)
+    deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"embedhub serve exited early:\n{log.read_text()}")

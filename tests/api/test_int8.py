@@ -20,7 +20,7 @@ ROUTE = "/pipeline/feature-extraction/sentence-transformers/all-MiniLM-L6-v2"
 def int8_server(tmp_path_factory):
     from servers import start_server, stop_server
 
-    srv = start_server(tmp_path_factory.mktemp("embedhub-int8"), "--precision", "int8")
+    srv = start_server(tmp_path_factory.mktemp("embedhub-int8"), "--precision", "int8", wait=1800)
     yield srv
     stop_server(srv)
 
