@@ -163,7 +163,9 @@ def rewrite_stale(work: WorkDir, run: int, id_column: str) -> int:
     removed = 0
     for part, live in work.stale_parts(run):
         source = pq.read_table(work.part_path(part))
-        keep = pc.is_in(_as_string_array(source.column(id_column)), pa.array(sorted(live)))
+        # typed: a part none of whose rows live on (all re-embedded) has an empty `live`
+        wanted = pa.array(sorted(live), type=pa.string())
+        keep = pc.is_in(_as_string_array(source.column(id_column)), wanted)
         kept = source.filter(keep)
         if kept.num_rows:
             new = work.next_part()
