@@ -67,6 +67,10 @@ def load_backend(
     from embedhub.models import ModelNotFound  # not at the top: models imports config, config us
 
     check_runtime(runtime, precision)
+    if cache_dir is None:  # where the settings (EMBEDHUB_* variables) keep graphs
+        from embedhub.config import settings_from_env
+
+        cache_dir = settings_from_env().onnx_cache
     options = LoadOptions(
         threads=threads or os.cpu_count() or 1,
         workers=max(1, workers),

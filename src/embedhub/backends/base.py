@@ -31,7 +31,7 @@ class LoadOptions:
 
     threads: int = 1
     workers: int = 1
-    cache_dir: Path | None = None  # where converted graphs are kept (default: beside the model)
+    cache_dir: Path = Path("onnx")  # where converted graphs are kept (load_backend sets it)
     precision: str = "fp32"  # "fp32" | "int8"
     calibration: Path | None = None  # int8: the user's calibration texts (default: shipped)
     gate: QualityGate = field(default_factory=QualityGate)

@@ -30,7 +30,7 @@ def load(spec: ModelSpec, options: LoadOptions) -> GraphBackend:
     import onnxruntime as ort
 
     model, info, path = load_sentence_transformer(spec, threads=options.threads)
-    onnx_path = exported(model, path, options.cache_dir or Path(path) / "onnx-cache", spec.model_id)
+    onnx_path = exported(model, path, options.cache_dir, spec.model_id)
     so = ort.SessionOptions()
     so.intra_op_num_threads = options.threads
     so.inter_op_num_threads = 1

@@ -31,7 +31,7 @@ CONVERT_VERSION = "openvino 1"
 def load(spec: ModelSpec, options: LoadOptions) -> GraphBackend:
     """The runtime's entry point (see embedhub.backends.RUNTIMES)."""
     model, info, path = load_sentence_transformer(spec, threads=options.threads)
-    cache_dir = options.cache_dir or Path(path) / "onnx-cache"
+    cache_dir = options.cache_dir
     xml = converted(model, path, cache_dir, spec.model_id)
 
     def backend(graph: Path) -> GraphBackend:
