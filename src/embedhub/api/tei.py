@@ -129,7 +129,6 @@ def router() -> APIRouter:
                         "dimension": e.info.dimension,
                         "max_input_length": e.info.max_seq_length,
                         "normalize": e.info.normalizes,
-                        **e.info.runtime_report(),
                     }
                     for e in ctx.engines.values()
                 ],
