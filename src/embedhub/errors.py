@@ -1,4 +1,6 @@
-"""One error type for every layer; each wire format maps `Kind` to its own status and body."""
+"""The failures of the request layers (the embedding API and the hub): what went wrong, as a
+plain kind. `api/errors.py` maps each kind to a status and each API's body; the engine has its
+own, smaller set (`engine/errors.py`)."""
 
 from __future__ import annotations
 
@@ -6,37 +8,22 @@ import enum
 
 
 class Kind(enum.Enum):
-    # (HTTP status, TEI error_type, OpenAI error type)
-    EMPTY = (400, "empty", "invalid_request_error")
-    BAD_REQUEST = (400, "validation", "invalid_request_error")
-    UNAUTHORIZED = (401, "unauthorized", "invalid_request_error")
-    FORBIDDEN = (403, "forbidden", "permission_error")
-    NOT_FOUND = (404, "not_found", "invalid_request_error")
-    CONFLICT = (409, "conflict", "invalid_request_error")
-    PRECONDITION = (412, "precondition_failed", "invalid_request_error")
-    TOO_LARGE = (413, "payload_limit", "invalid_request_error")
-    VALIDATION = (422, "validation", "invalid_request_error")
-    BACKEND = (424, "backend", "server_error")
-    OVERLOADED = (429, "overloaded", "rate_limit_error")
-    UNHEALTHY = (503, "unhealthy", "server_error")
-    INSUFFICIENT_STORAGE = (507, "storage", "server_error")
-
-    @property
-    def status(self) -> int:
-        return self.value[0]
-
-    @property
-    def tei_type(self) -> str:
-        return self.value[1]
-
-    @property
-    def openai_type(self) -> str:
-        return self.value[2]
+    EMPTY = "empty"  # a required list or string is empty
+    BAD_REQUEST = "bad_request"  # malformed: not JSON, wrong shape, bad name
+    VALIDATION = "validation"  # well-formed but not acceptable (a value out of range)
+    UNAUTHORIZED = "unauthorized"  # no or unknown credentials
+    FORBIDDEN = "forbidden"  # known caller, not allowed
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"  # the state changed under the request (e.g. a moved branch)
+    PRECONDITION = "precondition"  # a stated expectation (parent commit) does not hold
+    TOO_LARGE = "too_large"  # a body over its limit
+    INSUFFICIENT_STORAGE = "insufficient_storage"  # the disk is full
 
 
 class EmbedhubError(Exception):
     """A failure a client can act on. `code` is a machine-readable detail (e.g. the Hub's
-    X-Error-Code, or the OpenAI `code` field); `headers` go on the HTTP response as is."""
+    X-Error-Code, or the OpenAI `code` field); `param` the request field it is about;
+    `headers` go on the HTTP response as is (the hub's auth challenges)."""
 
     def __init__(
         self,

@@ -64,11 +64,11 @@ def build_app(settings: Settings, engines: dict[str, Engine], metrics: Metrics) 
         superseded_grace_s=settings.search_index_grace,
     )
     # The dataset viewer reads repos through a Hub of its own (the same data directory and
-    # database; the one that serves the hub's routes is started by hub.register).
+    # database; the one that serves the hub's routes is app.state.hub, below).
     dataset_viewer = viewer.make_viewer(
         Hub(settings, db), engines, search=search, registry=metrics.registry
     )
-    return create_app(
+    app = create_app(
         settings,
         engines,
         db,
@@ -76,12 +76,14 @@ def build_app(settings: Settings, engines: dict[str, Engine], metrics: Metrics) 
         # The viewer and the web view before the hub: their pages share the hub's URL space
         # (GET/HEAD on shapes no hub route uses), and the first full match wins; the viewer
         # first of all, so /datasets-server/... is never taken for a model page.
-        extensions=(
+        mounts=(
             lambda app: viewer.register(app, dataset_viewer),
             lambda app: web.register(app, settings, db, engines),
-            lambda app: hub.register(app, settings, db),
+            hub.router(),
         ),
     )
+    app.state.hub = hub.open_hub(settings, db, metrics.registry)
+    return app
 
 
 def serve(settings: Settings) -> None:

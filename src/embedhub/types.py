@@ -104,3 +104,15 @@ class EmbedResult:
     token_counts: list[int]
     timings: Timings
     cache_hits: int = 0
+
+
+@dataclass(frozen=True)
+class Token:
+    """One token of a tokenized text: its id, its text in the vocabulary, and its character
+    span in the text it came from."""
+
+    id: int
+    text: str
+    start: int
+    stop: int
+    special: bool

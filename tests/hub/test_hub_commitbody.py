@@ -14,6 +14,7 @@ from typing import BinaryIO
 
 import pytest
 
+from embedhub.api.errors import WIRE
 from embedhub.errors import EmbedhubError
 from embedhub.hub.commitbody import CHUNK, parse_body
 
@@ -78,7 +79,7 @@ def test_bad_base64_in_a_long_line_is_400(tmp_path: Path, damage: bytes):
     body = spool([HEADER, line[:cut] + damage + line[cut + 1 :]])
     with pytest.raises(EmbedhubError) as info:
         parse_body(body, tmp_path)
-    assert info.value.kind.status == 400
+    assert WIRE[info.value.kind].status == 400
 
 
 def test_long_utf8_content_and_long_description(tmp_path: Path):

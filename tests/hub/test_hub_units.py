@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from embedhub.api.errors import WIRE
 from embedhub.errors import EmbedhubError
 from embedhub.hub.gitrepo import GitRepo
 from embedhub.hub.lfs import ObjectStore, Pointer, Signer, is_lfs_path, lfs_rules, parse_pointer
@@ -39,7 +40,7 @@ def test_good_paths(path):
 def test_bad_paths(path):
     with pytest.raises(EmbedhubError) as info:
         file_path(path)
-    assert info.value.kind.status == 400
+    assert WIRE[info.value.kind].status == 400
 
 
 def test_revisions_and_raw_segments():

@@ -13,7 +13,8 @@ import pytest
 
 from embedhub.engine import Engine, EngineObserver, plan_workers
 from embedhub.engine.core import _Job
-from embedhub.errors import EmbedhubError, Kind
+from embedhub.engine.errors import EngineError
+from embedhub.engine.errors import EngineErrorKind as Kind
 from embedhub.types import EmbedOptions, ModelInfo
 
 
@@ -128,17 +129,17 @@ def test_cache_hits_and_bypass(engine, backend):
 
 
 def test_validation_errors_name_the_limit(engine):
-    with pytest.raises(EmbedhubError) as info:
+    with pytest.raises(EngineError) as info:
         asyncio.run(
             engine.embed(["one two three four five six seven"], EmbedOptions(truncate=False))
         )
     assert info.value.kind is Kind.VALIDATION
     assert "9 tokens" in info.value.message and "limit is 8" in info.value.message
     for bad in (0, 5):
-        with pytest.raises(EmbedhubError, match="between 1 and 4") as info:
+        with pytest.raises(EngineError, match="between 1 and 4") as info:
             asyncio.run(engine.embed(["x"], EmbedOptions(dimensions=bad)))
         assert info.value.kind is Kind.VALIDATION
-    with pytest.raises(EmbedhubError, match="not one of this model's prompts"):
+    with pytest.raises(EngineError, match="not one of this model's prompts"):
         asyncio.run(engine.embed(["x"], EmbedOptions(prompt_name="passage")))
     # None of these left a permit behind: two requests still fit at once.
     assert engine._admitted == 0
@@ -152,10 +153,9 @@ def test_overloaded_is_refused_at_once_then_admitted_again(engine, backend):
         second = asyncio.create_task(engine.embed(["slow two"], EmbedOptions()))
         await asyncio.sleep(0.05)
         assert not first.done() and not second.done()
-        with pytest.raises(EmbedhubError) as info:
+        with pytest.raises(EngineError) as info:
             await engine.embed(["third"], EmbedOptions())
         assert info.value.kind is Kind.OVERLOADED
-        assert info.value.headers == {"Retry-After": "1"}
         assert "limit is 2" in info.value.message
         backend.gate.set()
         results = await asyncio.gather(first, second)
@@ -172,7 +172,7 @@ def test_overloaded_is_refused_at_once_then_admitted_again(engine, backend):
 
 def test_backend_failure_fails_the_request_not_the_engine(engine, backend):
     backend.fail = True
-    with pytest.raises(EmbedhubError) as info:
+    with pytest.raises(EngineError) as info:
         asyncio.run(engine.embed(["will fail"], EmbedOptions()))
     assert info.value.kind is Kind.BACKEND and "boom" in info.value.message
     backend.fail = False

@@ -3,9 +3,10 @@ engines and the database and passes them in."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from starlette.routing import BaseRoute
 
 from embedhub import __version__
 from embedhub.api import errors, hf_inference, openai_api, tei
@@ -17,27 +18,57 @@ from embedhub.db import Database
 from embedhub.engine import Engine
 
 
+def api_routers() -> list[APIRouter]:
+    """The embedding APIs, in the order they are matched."""
+    return [tei.router(), openai_api.router(), hf_inference.router()]
+
+
+def new_app() -> FastAPI:
+    """The app with FastAPI's own routes (/docs, /openapi.json, /redoc) and nothing else."""
+    return FastAPI(
+        title="embedhub",
+        version=__version__,
+        description="Embeddings as a service (Hugging Face Inference, OpenAI and TEI APIs) "
+        "and a Hugging Face Hub-compatible dataset host.",
+    )
+
+
+# What an app mounts after the embedding APIs: a router, or a function that adds routes bound
+# to its own state (the web view's pages).
+Mount = APIRouter | Callable[[FastAPI], None]
+
+
 def create_app(
     settings: Settings,
     engines: dict[str, Engine],
     db: Database,
     metrics: Metrics,
     *,
-    extensions: tuple[Callable[[FastAPI], None], ...] = (),
+    mounts: Sequence[Mount] = (),
 ) -> FastAPI:
-    """`extensions` add more routes after the embedding API's (the hub registers this way)."""
-    app = FastAPI(
-        title="embedhub",
-        version=__version__,
-        description="Embeddings as a service (Hugging Face Inference, OpenAI and TEI APIs) "
-        "and a Hugging Face Hub-compatible dataset host.",
-    )
+    """`mounts`: more routes after the embedding APIs' (the viewer's, the web view's, the
+    hub's), in the order they are matched."""
+    app = new_app()
     app.state.ctx = ApiContext(settings, engines, db, metrics)
-    errors.install(app)
-    app.include_router(tei.router())
-    app.include_router(openai_api.router())
-    app.include_router(hf_inference.router())
-    for extend in extensions:
-        extend(app)
-    app.add_middleware(RequestMiddleware, metrics=metrics, payload_limit=settings.payload_limit)
+    routers = api_routers()
+    for router in routers:
+        app.include_router(router)
+    for mount in mounts:
+        if isinstance(mount, APIRouter):
+            app.include_router(mount)
+            routers.append(mount)
+        else:
+            mount(app)
+    errors.install(app, routes_of(routers))
+    app.add_middleware(RequestMiddleware, metrics=metrics)
     return app
+
+
+def routes_of(routers: Iterable[APIRouter]) -> list[BaseRoute]:
+    return [route for router in routers for route in router.routes]
+
+
+def top_level_paths(routers: Iterable[APIRouter]) -> list[str]:
+    """Every route path an app mounting `routers` answers: FastAPI's own and the routers'."""
+    routes = [*new_app().routes, *routes_of(routers)]
+    return [path for route in routes if (path := getattr(route, "path", None))]

@@ -1,103 +1,152 @@
 """Every error in the shape of the API the client speaks: HF `{"error"}`, OpenAI's nested
-object, TEI's `{"error", "error_type"}`. Nothing a client sends ends in a 500 with a traceback."""
+object, TEI's `{"error", "error_type"}`. The one place where a failure (the engine's, or the
+API's and hub's own) becomes an HTTP status, body and headers. Nothing a client sends ends in
+a 500 with a traceback."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
 
+from embedhub.api.routing import Style, style_of, styles_by_segment
+from embedhub.engine import EngineError, EngineErrorKind
 from embedhub.errors import EmbedhubError, Kind
 
 log = logging.getLogger("embedhub.api")
 
-TEI_PATHS = frozenset({"/embed", "/similarity", "/tokenize", "/info", "/health", "/metrics"})
-_HTTP_KINDS = {
-    400: Kind.BAD_REQUEST,
-    401: Kind.UNAUTHORIZED,
-    403: Kind.FORBIDDEN,
-    404: Kind.NOT_FOUND,
-    413: Kind.TOO_LARGE,
-    429: Kind.OVERLOADED,
+
+@dataclass(frozen=True)
+class Wire:
+    """How a kind of failure goes over the wire: its status, TEI `error_type`, OpenAI type."""
+
+    status: int
+    tei_type: str
+    openai_type: str
+
+
+_INVALID = "invalid_request_error"
+WIRE: dict[Kind | EngineErrorKind, Wire] = {
+    Kind.EMPTY: Wire(400, "empty", _INVALID),
+    Kind.BAD_REQUEST: Wire(400, "validation", _INVALID),
+    Kind.UNAUTHORIZED: Wire(401, "unauthorized", _INVALID),
+    Kind.FORBIDDEN: Wire(403, "forbidden", "permission_error"),
+    Kind.NOT_FOUND: Wire(404, "not_found", _INVALID),
+    Kind.CONFLICT: Wire(409, "conflict", _INVALID),
+    Kind.PRECONDITION: Wire(412, "precondition_failed", _INVALID),
+    Kind.TOO_LARGE: Wire(413, "payload_limit", _INVALID),
+    Kind.VALIDATION: Wire(422, "validation", _INVALID),
+    Kind.INSUFFICIENT_STORAGE: Wire(507, "storage", "server_error"),
+    EngineErrorKind.EMPTY: Wire(400, "empty", _INVALID),
+    EngineErrorKind.VALIDATION: Wire(422, "validation", _INVALID),
+    EngineErrorKind.TOKENIZER: Wire(422, "tokenizer", _INVALID),
+    EngineErrorKind.BACKEND: Wire(424, "backend", "server_error"),
+    EngineErrorKind.OVERLOADED: Wire(429, "overloaded", "rate_limit_error"),
+    EngineErrorKind.UNHEALTHY: Wire(503, "unhealthy", "server_error"),
 }
+# Overloaded means "come back shortly": say when, so clients' retry logic backs off right.
+_EXTRA_HEADERS: dict[Kind | EngineErrorKind, dict[str, str]] = {
+    EngineErrorKind.OVERLOADED: {"Retry-After": "1"},
+}
+# Starlette's own HTTPExceptions (unknown route, wrong method, body over the limit).
+_STATUS_KINDS = {400: Kind.BAD_REQUEST, 401: Kind.UNAUTHORIZED, 403: Kind.FORBIDDEN}
+_STATUS_KINDS |= {404: Kind.NOT_FOUND, 413: Kind.TOO_LARGE}
 
 
-def style_of(path: str) -> str:
-    if path.startswith("/v1/"):
-        return "openai"
-    if path in TEI_PATHS:
-        return "tei"
-    return "hf"
+@dataclass
+class Problem:
+    """One failure, ready to be written in any API's shape."""
+
+    kind: Kind | EngineErrorKind
+    message: str
+    status: int = 0  # 0: the kind's own status
+    code: str | None = None
+    param: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, err: EmbedhubError | EngineError) -> Problem:
+        headers = dict(err.headers) if isinstance(err, EmbedhubError) else {}
+        code = err.code if isinstance(err, EmbedhubError) else None
+        return cls(err.kind, err.message, code=code, param=err.param, headers=headers)
 
 
-def error_response(path: str, err: EmbedhubError, status: int | None = None) -> Response:
-    status = status or err.kind.status
-    style = style_of(path)
-    headers = dict(err.headers)
-    if style == "openai":
-        body: dict = {
+def error_response(style: Style, problem: Problem) -> Response:
+    wire = WIRE[problem.kind]
+    headers = {**_EXTRA_HEADERS.get(problem.kind, {}), **problem.headers}
+    body: dict
+    if style is Style.OPENAI:
+        body = {
             "error": {
-                "message": err.message,
-                "type": err.kind.openai_type,
-                "param": err.param,
-                "code": err.code or err.kind.name.lower(),
+                "message": problem.message,
+                "type": wire.openai_type,
+                "param": problem.param,
+                "code": problem.code or problem.kind.name.lower(),
             }
         }
-    elif style == "tei":
-        body = {"error": err.message, "error_type": err.kind.tei_type}
+    elif style is Style.TEI:
+        body = {"error": problem.message, "error_type": wire.tei_type}
     else:
-        body = {"error": err.message}
-        if err.code:
-            headers["X-Error-Code"] = err.code
-    return JSONResponse(body, status_code=status, headers=headers)
+        body = {"error": problem.message}
+        if problem.code:
+            headers["X-Error-Code"] = problem.code
+    return JSONResponse(body, status_code=problem.status or wire.status, headers=headers)
 
 
-def _describe(errors: list[dict]) -> str:
+def _describe(errors: Iterable[dict]) -> str:
     parts = []
-    for e in errors[:5]:
+    for e in list(errors)[:5]:
         loc = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
         parts.append(f"{loc or 'body'}: {e.get('msg', 'invalid')}")
     return "; ".join(parts)
 
 
-async def _embedhub_error(request: Request, exc: EmbedhubError) -> Response:
-    return error_response(request.url.path, exc)
+def install(app: FastAPI, routes: Iterable[BaseRoute]) -> None:
+    """Answer every error in its route's shape; an unknown path in the shape of the API
+    whose routes share its first segment (`/v1/nothing` in OpenAI's)."""
+    by_segment = styles_by_segment(routes)
 
+    def respond(request: Request, problem: Problem) -> Response:
+        return error_response(style_of(request.scope, by_segment), problem)
 
-async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-    errors = exc.errors()
-    if any(e.get("type") == "json_invalid" for e in errors):
-        err = EmbedhubError(Kind.BAD_REQUEST, "The request body is not valid JSON")
-        return error_response(request.url.path, err)
-    message = f"Invalid request body: {_describe(errors)}"
-    # TEI answers schema errors with 422; the HF and OpenAI APIs with 400.
-    kind = Kind.VALIDATION if style_of(request.url.path) == "tei" else Kind.BAD_REQUEST
-    return error_response(request.url.path, EmbedhubError(kind, message))
+    async def embedhub_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, EmbedhubError | EngineError)
+        return respond(request, Problem.of(exc))
 
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return respond(request, Problem(Kind.BAD_REQUEST, "The request body is not valid JSON"))
+        # TEI answers schema errors with 422; the HF and OpenAI APIs with 400.
+        tei = style_of(request.scope, by_segment) is Style.TEI
+        kind = Kind.VALIDATION if tei else Kind.BAD_REQUEST
+        return respond(request, Problem(kind, f"Invalid request body: {_describe(errors)}"))
 
-async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-    kind = _HTTP_KINDS.get(exc.status_code, Kind.BAD_REQUEST)
-    message = str(exc.detail)
-    if exc.status_code == 404 and message == "Not Found":
-        message = f"No route for {request.method} {request.url.path}"
-    # 413 here is the middleware refusing a body over --payload-limit (see middleware._limited).
-    code = "payload_too_large" if exc.status_code == 413 else None
-    err = EmbedhubError(kind, message, code=code, headers=dict(exc.headers or {}))
-    return error_response(request.url.path, err, status=exc.status_code)
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        message = str(exc.detail)
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"No route for {request.method} {request.url.path}"
+        kind = _STATUS_KINDS.get(exc.status_code, Kind.BAD_REQUEST)
+        code = "payload_too_large" if exc.status_code == 413 else None
+        problem = Problem(kind, message, exc.status_code, code, headers=dict(exc.headers or {}))
+        return respond(request, problem)
 
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        # A bug on our side: log the traceback, tell the client only that it happened.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        message = "Internal server error (logged on the server)"
+        return respond(request, Problem(EngineErrorKind.BACKEND, message, status=500))
 
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    # A bug on our side: log the traceback, tell the client only that it happened.
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    err = EmbedhubError(Kind.BACKEND, "Internal server error (logged on the server)")
-    return error_response(request.url.path, err, status=500)
-
-
-def install(app: FastAPI) -> None:
-    app.add_exception_handler(EmbedhubError, _embedhub_error)  # type: ignore[arg-type]
-    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
-    app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(EmbedhubError, embedhub_error)
+    app.add_exception_handler(EngineError, embedhub_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected)

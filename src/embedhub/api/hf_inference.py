@@ -22,6 +22,7 @@ from embedhub.api.common import (
     timing_headers,
     use_cache_header,
 )
+from embedhub.api.routing import HfRoute
 from embedhub.errors import EmbedhubError, Kind
 
 
@@ -60,7 +61,9 @@ class HFRequest(Parameters):
 
 def router() -> APIRouter:
     r = APIRouter(
-        tags=["Hugging Face Inference API"], dependencies=[Depends(require_inference_auth)]
+        tags=["Hugging Face Inference API"],
+        dependencies=[Depends(require_inference_auth)],
+        route_class=HfRoute,
     )
 
     @r.post("/pipeline/feature-extraction/{model_id:path}", summary="Embed text")

@@ -21,6 +21,8 @@ from embedhub.api.common import (
     timing_headers,
     use_cache_header,
 )
+from embedhub.api.routing import OpenAIRoute
+from embedhub.engine import Engine
 from embedhub.errors import EmbedhubError, Kind
 
 
@@ -34,7 +36,12 @@ class EmbeddingsRequest(BaseModel):
 
 
 def router() -> APIRouter:
-    r = APIRouter(prefix="/v1", tags=["OpenAI"], dependencies=[Depends(require_inference_auth)])
+    r = APIRouter(
+        prefix="/v1",
+        tags=["OpenAI"],
+        dependencies=[Depends(require_inference_auth)],
+        route_class=OpenAIRoute,
+    )
 
     @r.post("/embeddings", summary="Create embeddings")
     async def embeddings(body: EmbeddingsRequest, request: Request) -> Response:
@@ -78,9 +85,9 @@ def _encode(vec, encoding_format: str):
     return vec
 
 
-def _decode_token_ids(engine, raw: list) -> list[str]:
+def _decode_token_ids(engine: Engine, raw: list) -> list[str]:
     batches = [raw] if isinstance(raw[0], int) else raw
-    vocab = engine.backend.vocab_size
+    vocab = engine.vocab_size
     for i, ids in enumerate(batches):
         if not ids:
             raise EmbedhubError(
@@ -94,4 +101,4 @@ def _decode_token_ids(engine, raw: list) -> list[str]:
                 f"model's vocabulary (0..{vocab - 1}): {bad[:5]}",
                 param="input",
             )
-    return engine.backend.decode(batches)
+    return engine.decode(batches)

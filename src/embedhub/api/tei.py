@@ -21,7 +21,8 @@ from embedhub.api.common import (
     use_cache_header,
 )
 from embedhub.api.hf_inference import SimilarityInputs
-from embedhub.errors import EmbedhubError, Kind
+from embedhub.api.routing import TeiRoute
+from embedhub.engine import EngineError, EngineErrorKind
 
 
 class EmbedRequest(BaseModel):
@@ -51,7 +52,7 @@ class TokenizeRequest(BaseModel):
 
 def router() -> APIRouter:
     auth = [Depends(require_inference_auth)]
-    r = APIRouter(tags=["text-embeddings-inference"])
+    r = APIRouter(tags=["text-embeddings-inference"], route_class=TeiRoute)
 
     @r.post("/embed", dependencies=auth, summary="Embed text (always a list of vectors)")
     async def embed(body: EmbedRequest, request: Request) -> Response:
@@ -89,17 +90,15 @@ def router() -> APIRouter:
         ctx = context(request)
         engine = ctx.engine(body.model)
         texts, _ = as_texts(body.inputs, ctx.settings.max_client_batch_size)
-        prompt = engine.prompt(body.prompt_name)
-        specials = set(engine.backend.special_ids)
-        out = []
-        for tokens in engine.backend.tokenize([prompt + t for t in texts]):
-            rows = [
-                {"id": i, "text": tok, "special": i in specials, "start": a, "stop": b}
-                for i, tok, a, b in tokens
+        keep_special = body.add_special_tokens
+        out = [
+            [
+                {"id": t.id, "text": t.text, "special": t.special, "start": t.start, "stop": t.stop}
+                for t in tokens
+                if keep_special or not t.special
             ]
-            if not body.add_special_tokens:
-                rows = [row for row in rows if not row["special"]]
-            out.append(rows)
+            for tokens in engine.tokenize(texts, body.prompt_name)
+        ]
         return json_response(out)
 
     @r.get("/info", summary="Model and server limits")
@@ -140,7 +139,9 @@ def router() -> APIRouter:
         ctx = context(request)
         sick = [mid for mid, e in ctx.engines.items() if not e.healthy]
         if sick:
-            raise EmbedhubError(Kind.UNHEALTHY, f"engine not running for: {', '.join(sick)}")
+            raise EngineError(
+                EngineErrorKind.UNHEALTHY, f"engine not running for: {', '.join(sick)}"
+            )
         return Response(status_code=200)
 
     @r.get("/metrics", summary="Prometheus metrics")

@@ -14,10 +14,12 @@ took 6.2 s that way and 8.2 s on one worker with two threads (all-MiniLM-L6-v2, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,9 +27,9 @@ import numpy as np
 from embedhub.backends.base import Backend
 from embedhub.engine.batching import pick_batch, split_by_length
 from embedhub.engine.cache import EmbeddingCache
+from embedhub.engine.errors import EngineError, EngineErrorKind
 from embedhub.engine.observer import EngineObserver
-from embedhub.errors import EmbedhubError, Kind
-from embedhub.types import EmbedOptions, EmbedResult, ModelInfo, Timings
+from embedhub.types import EmbedOptions, EmbedResult, ModelInfo, Timings, Token
 
 
 @dataclass
@@ -177,11 +179,10 @@ class Engine:
         with self._admit_lock:
             if self._admitted >= self.max_concurrent_requests:
                 self.observer.rejected()
-                raise EmbedhubError(
-                    Kind.OVERLOADED,
+                raise EngineError(
+                    EngineErrorKind.OVERLOADED,
                     f"Model is overloaded: {self._admitted} requests in flight, the limit is "
                     f"{self.max_concurrent_requests} (--max-concurrent-requests); retry shortly",
-                    headers={"Retry-After": "1"},
                 )
             self._admitted += 1
 
@@ -194,22 +195,22 @@ class Engine:
         info = self.info
         dims = options.dimensions
         if dims is not None and not 1 <= dims <= info.dimension:
-            raise EmbedhubError(
-                Kind.VALIDATION,
+            raise EngineError(
+                EngineErrorKind.VALIDATION,
                 f"dimensions must be between 1 and {info.dimension}, got {dims}",
                 param="dimensions",
             )
         prompt = self.prompt(options.prompt_name)
         counted = [prompt + t for t in texts] if prompt else texts
         t0 = time.perf_counter()
-        raw_counts = self.backend.count_tokens(counted)
+        raw_counts = self.count_tokens(counted)
         tokenize_seconds = time.perf_counter() - t0
         limit = info.max_seq_length
         if not options.truncate:
             for i, n in enumerate(raw_counts):
                 if n > limit:
-                    raise EmbedhubError(
-                        Kind.VALIDATION,
+                    raise EngineError(
+                        EngineErrorKind.VALIDATION,
                         f"Input {i} is too long: {n} tokens, the model's limit is {limit} "
                         "(send truncate=true to cut it)",
                         param="input",
@@ -241,18 +242,45 @@ class Engine:
         return job, counts, hits
 
     def prompt(self, prompt_name: str | None) -> str:
-        """The text a named prompt prepends ("" for none); 422 for a name the model lacks."""
+        """The text a named prompt prepends ("" for none); Validation for a name the model
+        lacks."""
         if prompt_name is None:
             return ""
         prompts = self.info.prompts
         if prompt_name not in prompts:
             names = ", ".join(sorted(prompts)) or "none"
-            raise EmbedhubError(
-                Kind.VALIDATION,
+            raise EngineError(
+                EngineErrorKind.VALIDATION,
                 f"prompt_name {prompt_name!r} is not one of this model's prompts ({names})",
                 param="prompt_name",
             )
         return prompts[prompt_name]
+
+    # --- the tokenizer, for routes that ask about tokens --------------------------------------
+    @property
+    def vocab_size(self) -> int:
+        return self.backend.vocab_size
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Tokens of each text, special tokens included, before truncation."""
+        with _tokenizer_errors():
+            return self.backend.count_tokens(texts)
+
+    def decode(self, batches: list[list[int]]) -> list[str]:
+        """Token ids of this model's tokenizer back to text (special tokens dropped)."""
+        with _tokenizer_errors():
+            return self.backend.decode(batches)
+
+    def tokenize(self, texts: list[str], prompt_name: str | None = None) -> list[list[Token]]:
+        """Each text's tokens (after the named prompt), special tokens included, untruncated."""
+        prompt = self.prompt(prompt_name)
+        specials = self.backend.special_ids
+        with _tokenizer_errors():
+            encoded = self.backend.tokenize([prompt + t for t in texts])
+        return [
+            [Token(i, text, start, stop, i in specials) for i, text, start, stop in tokens]
+            for tokens in encoded
+        ]
 
     def _withdraw(self, job: _Job) -> None:
         """Drop a cancelled job's inputs that still wait, so nobody computes vectors no one
@@ -326,8 +354,9 @@ class Engine:
                 counts=[b.counted for b in batch],
             )
             error = None
-        except Exception as exc:  # the model failed: every waiting request gets a 424
-            vectors, error = None, EmbedhubError(Kind.BACKEND, f"Model inference failed: {exc}")
+        except Exception as exc:  # the model failed: every waiting request gets the error
+            vectors = None
+            error = EngineError(EngineErrorKind.BACKEND, f"Model inference failed: {exc}")
         seconds = time.perf_counter() - start
         self.observer.batch(len(batch), max(b.tokens for b in batch) * len(batch), seconds)
         for row, item in enumerate(batch):
@@ -336,6 +365,18 @@ class Engine:
                 self.cache.put((item.text, item.group), vectors[row])
             if item.job.settle(start - item.enqueued, seconds, error):
                 item.job.finish()
+
+
+@contextlib.contextmanager
+def _tokenizer_errors() -> Iterator[None]:
+    """A text the tokenizer can't take (e.g. a lone surrogate) is the client's error."""
+    try:
+        yield
+    except EngineError:
+        raise
+    except Exception as exc:
+        message = f"The tokenizer refused the input: {exc}"
+        raise EngineError(EngineErrorKind.TOKENIZER, message) from exc
 
 
 def plan_workers(threads: int = 0, workers: int = 0) -> tuple[int, int]:

@@ -10,19 +10,29 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the package is also imported by git's push hook, which needs no web stack
-    from fastapi import FastAPI
+    from fastapi import APIRouter
+    from prometheus_client import CollectorRegistry
 
     from embedhub.config import Settings
     from embedhub.db import Database
+    from embedhub.hub.store import Hub
 
 
-def register(app: FastAPI, settings: Settings, db: Database) -> None:
-    """Add the hub's API, file, LFS and git routes to `app`."""
-    from embedhub.hub.routes import add_routes
+def router() -> APIRouter:
+    """The hub's API, file, LFS and git routes; they serve the Hub in `app.state.hub`, so
+    they can be listed without one."""
+    from embedhub.hub.routes import router
+
+    return router()
+
+
+def open_hub(settings: Settings, db: Database, registry: CollectorRegistry | None = None) -> Hub:
+    """The hub's state, for `app.state.hub`, with its start-up work done; its metrics go in
+    `registry`."""
     from embedhub.hub.store import Hub
 
     hub = Hub(settings, db)
     hub.start()
-    if hasattr(app.state, "ctx"):  # the Xet byte counters go with the app's other metrics
-        hub.xet.use_registry(app.state.ctx.metrics.registry)
-    add_routes(app, hub)
+    if registry is not None:  # the Xet byte counters go with the app's other metrics
+        hub.xet.use_registry(registry)
+    return hub

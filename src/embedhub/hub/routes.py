@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter
 from fastapi.routing import APIRoute
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
@@ -258,8 +258,3 @@ def router() -> APIRouter:
     for path, endpoint, methods in table:
         r.add_api_route(path, endpoint, methods=methods, response_class=Response)
     return r
-
-
-def add_routes(app: FastAPI, hub: Hub) -> None:
-    app.state.hub = hub
-    app.include_router(router())

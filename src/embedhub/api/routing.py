@@ -1,0 +1,192 @@
+"""Routes that know their own API. Each embedding route's class says which API it belongs to
+(the error shape its clients expect) and which body limit guards it; the error handlers and
+the body reading below take both from the matched route, never from lists of paths. A new
+route joins its API by being declared on that API's router.
+
+What an embedding route does around its handler (see `ApiRoute.handle`):
+- refuses a body over its limit, at once when Content-Length says so (nothing of it is read),
+  else when the bytes read pass it (chunked). The refusal is raised inside the route, so it
+  is answered in the route's shape and /metrics counts it under the route;
+- takes the body as JSON whatever the client labels it (`curl -d` says form-urlencoded, and
+  the HF Inference API has always accepted that);
+- cancels itself when its client disconnects before the answer starts: a client that timed
+  out would otherwise still have its inputs embedded, and under overload (when clients time
+  out) that is work that delays everyone else."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Iterable
+from typing import ClassVar
+
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute
+from starlette.types import Message, Receive, Scope, Send
+
+from embedhub.errors import too_large_message
+
+# Set in the scope when a route gave up because its client went away (see ApiRoute.handle).
+CLIENT_GONE = "embedhub.client_gone"
+
+
+class Style(enum.Enum):
+    """The error shape of an API: HF `{"error"}`, OpenAI's nested object, TEI's
+    `{"error", "error_type"}`."""
+
+    HF = "hf"
+    OPENAI = "openai"
+    TEI = "tei"
+
+
+class ApiRoute(APIRoute):
+    """An embedding-API route. Subclasses name their API; routers declare them with
+    `APIRouter(route_class=...)`."""
+
+    style: ClassVar[Style] = Style.HF
+    # The Settings field that limits this route's request body (None: no limit here).
+    body_limit: ClassVar[str | None] = "payload_limit"
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().handle(scope, receive, send)
+            return
+        guard = _CancelOnDisconnect(receive)
+        receive = guard.receive
+        if self.body_limit is not None:
+            limit = int(getattr(scope["app"].state.ctx.settings, self.body_limit))
+            flag = "--" + self.body_limit.replace("_", "-")
+            receive = _limited(receive, limit, flag, _header(scope, b"content-length"))
+
+        async def send_marking(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                guard.responded = True
+            await send(message)
+
+        try:
+            await super().handle(_as_json(scope), receive, send_marking)
+        except asyncio.CancelledError:
+            if not guard.fired:
+                raise  # the server is shutting down, not ours to swallow
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            scope[CLIENT_GONE] = True
+        finally:
+            guard.close()
+
+
+class HfRoute(ApiRoute):
+    style = Style.HF
+
+
+class OpenAIRoute(ApiRoute):
+    style = Style.OPENAI
+
+
+class TeiRoute(ApiRoute):
+    style = Style.TEI
+
+
+def first_segment(path: str) -> str | None:
+    """`/v1/embeddings` -> `v1`; None for `/` and for a path that starts with a parameter."""
+    segment = path.lstrip("/").split("/", 1)[0]
+    return segment.lower() if segment and "{" not in segment else None
+
+
+def styles_by_segment(routes: Iterable[BaseRoute]) -> dict[str, Style]:
+    """First path segment -> the API of the routes under it: what an unknown path under
+    `/v1/` is answered in."""
+    found: dict[str, Style] = {}
+    for route in routes:
+        segment = first_segment(getattr(route, "path", ""))
+        if segment is not None and isinstance(route, ApiRoute):
+            found.setdefault(segment, route.style)
+    return found
+
+
+def style_of(scope: Scope, by_segment: dict[str, Style]) -> Style:
+    route = scope.get("route")
+    if isinstance(route, ApiRoute):
+        return route.style
+    segment = first_segment(scope.get("path", ""))
+    return by_segment.get(segment or "", Style.HF)
+
+
+class TooLarge(StarletteHTTPException):
+    """Raised from `receive` when a body is over the limit. FastAPI re-raises HTTPExceptions
+    from body reading (any other exception becomes a 400 "error parsing the body"), so the
+    app's handler answers 413 in the route's shape. The connection closes: the unread rest
+    of the body must not be taken for the next request."""
+
+    def __init__(self, limit: int, flag: str, length: int | None = None) -> None:
+        advice = "send fewer or shorter inputs per request"
+        message = too_large_message(length, limit, flag, advice)
+        super().__init__(413, message, headers={"Connection": "close"})
+
+
+def _limited(receive: Receive, limit: int, flag: str, content_length: str | None) -> Receive:
+    seen = 0
+    declared = int(content_length) if content_length and content_length.isdigit() else None
+
+    async def wrapped() -> Message:
+        nonlocal seen
+        if declared is not None and declared > limit:
+            raise TooLarge(limit, flag, declared)
+        message = await receive()
+        seen += len(message.get("body", b""))
+        if seen > limit:
+            raise TooLarge(limit, flag)
+        return message
+
+    return wrapped
+
+
+class _CancelOnDisconnect:
+    """Cancels the request's task when its client disconnects before the response starts.
+    Once the body has been read, the server's next `receive()` message is `http.disconnect`,
+    so one watcher task waits for it."""
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._task = asyncio.current_task()
+        self._watcher: asyncio.Task | None = None
+        self.responded = False
+        self.fired = False
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if (
+            self._watcher is None
+            and message["type"] == "http.request"
+            and not message.get("more_body", False)
+        ):
+            self._watcher = asyncio.get_running_loop().create_task(self._watch())
+        return message
+
+    async def _watch(self) -> None:
+        message = await self._receive()
+        if message["type"] == "http.disconnect" and not self.responded and self._task:
+            self.fired = True
+            self._task.cancel()
+
+    def close(self) -> None:
+        if self._watcher is not None and not self._watcher.done():
+            self._watcher.cancel()
+
+
+def _as_json(scope: Scope) -> Scope:
+    ctype = _header(scope, b"content-type") or ""
+    if "json" in ctype:
+        return scope
+    headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
+    headers.append((b"content-type", b"application/json"))
+    return {**scope, "headers": headers}
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
