@@ -66,29 +66,6 @@ CREATE TABLE IF NOT EXISTS meta (
 
 # fullmatch, never match with `$`: `$` also matches before a final newline ("x\n").
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}")
-# First path segments the server itself routes on; a namespace with one of these names would
-# make its model repos' URLs ambiguous.
-RESERVED_NAMES = frozenset(
-    {
-        "api",
-        "datasets",
-        "spaces",
-        "models",
-        "pipeline",
-        "v1",
-        "docs",
-        "openapi.json",
-        "embed",
-        "similarity",
-        "tokenize",
-        "info",
-        "health",
-        "metrics",
-        "redoc",
-        "static",
-        "datasets-server",  # the dataset viewer's routes (embedhub.viewer)
-    }
-)
 TOKEN_PREFIX = "eh_"
 
 
@@ -120,20 +97,24 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def check_name(name: str, what: str) -> str:
+def check_name(name: str, what: str, reserved: frozenset[str] = frozenset()) -> str:
+    """`reserved`: names the server routes on (server.reserved_names), refused as well."""
     if not NAME_RE.fullmatch(name) or ".." in name or name.endswith((".git", ".")):
         raise NameError_(
             f"{what} name {name!r} is not valid: use 1-96 letters, digits, '-', '_' or '.', "
             "starting with a letter or digit"
         )
-    if name.lower() in RESERVED_NAMES:
+    if name.lower() in reserved:
         raise NameError_(f"{what} name {name!r} is reserved by the server; choose another")
     return name
 
 
 class Database:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, reserved_names: frozenset[str] = frozenset()) -> None:
+        """`reserved_names`: user and organisation names refused because the server's own
+        routes use them (the caller computes them from the routes; see server.py)."""
         self.path = Path(path)
+        self.reserved_names = reserved_names
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         # executescript commits on its own; the schema is idempotent (IF NOT EXISTS).
@@ -173,7 +154,7 @@ class Database:
 
     def create_user(self, name: str, *, exist_ok: bool = False) -> bool:
         """Returns True when the user was created, False when it existed (and exist_ok)."""
-        check_name(name, "user")
+        check_name(name, "user", self.reserved_names)
         with self.transaction() as conn:
             if conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
                 if exist_ok:
@@ -185,7 +166,7 @@ class Database:
         return True
 
     def create_org(self, name: str, members: list[str] = ()) -> None:  # type: ignore[assignment]
-        check_name(name, "organisation")
+        check_name(name, "organisation", self.reserved_names)
         with self.transaction() as conn:
             if conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
                 raise NameError_(f"{name!r} is already a user")

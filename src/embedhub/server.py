@@ -4,11 +4,13 @@ the hub on one port."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import cache, partial
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
-from embedhub.api.app import create_app
+from embedhub.api.app import Mount, api_routers, create_app, top_level_names
 from embedhub.api.metrics import Metrics
 from embedhub.backends import load_backend
 from embedhub.config import Settings
@@ -53,34 +55,47 @@ def load_engines(settings: Settings, metrics: Metrics) -> dict[str, Engine]:
     return engines
 
 
+def _mounted(web_pages: Callable[[FastAPI], None] | None = None) -> list[Mount]:
+    """What the server mounts after the embedding APIs, in matching order. The viewer and the
+    web view come before the hub: their pages share the hub's URL space (GET/HEAD on shapes no
+    hub route uses) and the first full match wins; the viewer first of all, so
+    /datasets-server/... is never taken for a model page. The web view's pages are bound to
+    its own state (`web_pages`); they claim no first segment of their own (`/`, `/-/...` and
+    the hub's repo URLs)."""
+    from embedhub import hub, viewer
+
+    return [*viewer.routers(), *([web_pages] if web_pages else []), hub.router()]
+
+
+@cache
+def reserved_names() -> frozenset[str]:
+    """The first path segments the server routes on, from the routes themselves (no engines,
+    no database): a user or organisation with one of these names would make its model repos'
+    URLs ambiguous. The CLI checks names against the same set without a running server."""
+    routers = [m for m in _mounted() if isinstance(m, APIRouter)]
+    return top_level_names([*api_routers(), *routers])
+
+
+def open_database(settings: Settings) -> Database:
+    return Database(settings.db_path, reserved_names=reserved_names())
+
+
 def build_app(settings: Settings, engines: dict[str, Engine], metrics: Metrics) -> FastAPI:
     from embedhub import hub, viewer, web
     from embedhub.hub.store import Hub
     from embedhub.search.indexes import SearchSettings
 
-    db = Database(settings.db_path)
+    db = open_database(settings)
     search = SearchSettings(
         approx_threshold=settings.search_approx_threshold,
         superseded_grace_s=settings.search_index_grace,
     )
+    web_pages = partial(web.register, settings=settings, db=db, engines=engines)
+    app = create_app(settings, engines, db, metrics, mounts=_mounted(web_pages))
     # The dataset viewer reads repos through a Hub of its own (the same data directory and
-    # database; the one that serves the hub's routes is app.state.hub, below).
-    dataset_viewer = viewer.make_viewer(
+    # database; the one that serves the hub's routes is app.state.hub).
+    app.state.viewer = viewer.make_viewer(
         Hub(settings, db), engines, search=search, registry=metrics.registry
-    )
-    app = create_app(
-        settings,
-        engines,
-        db,
-        metrics,
-        # The viewer and the web view before the hub: their pages share the hub's URL space
-        # (GET/HEAD on shapes no hub route uses), and the first full match wins; the viewer
-        # first of all, so /datasets-server/... is never taken for a model page.
-        mounts=(
-            lambda app: viewer.register(app, dataset_viewer),
-            lambda app: web.register(app, settings, db, engines),
-            hub.router(),
-        ),
     )
     app.state.hub = hub.open_hub(settings, db, metrics.registry)
     return app

@@ -13,6 +13,7 @@ from embedhub.api import errors, hf_inference, openai_api, tei
 from embedhub.api.common import ApiContext
 from embedhub.api.metrics import Metrics
 from embedhub.api.middleware import RequestMiddleware
+from embedhub.api.routing import first_names
 from embedhub.config import Settings
 from embedhub.db import Database
 from embedhub.engine import Engine
@@ -68,7 +69,8 @@ def routes_of(routers: Iterable[APIRouter]) -> list[BaseRoute]:
     return [route for router in routers for route in router.routes]
 
 
-def top_level_paths(routers: Iterable[APIRouter]) -> list[str]:
-    """Every route path an app mounting `routers` answers: FastAPI's own and the routers'."""
+def top_level_names(routers: Iterable[APIRouter]) -> frozenset[str]:
+    """The first path segments an app mounting `routers` routes on: FastAPI's own routes'
+    and the routers'."""
     routes = [*new_app().routes, *routes_of(routers)]
-    return [path for route in routes if (path := getattr(route, "path", None))]
+    return frozenset(name for route in routes for name in first_names(route))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import re
 from collections.abc import Iterable
 from typing import ClassVar
 
@@ -93,6 +94,21 @@ def first_segment(path: str) -> str | None:
     """`/v1/embeddings` -> `v1`; None for `/` and for a path that starts with a parameter."""
     segment = path.lstrip("/").split("/", 1)[0]
     return segment.lower() if segment and "{" not in segment else None
+
+
+def first_names(route: BaseRoute) -> set[str]:
+    """The first path segments a route answers literally: its first segment, or the few
+    words a parameter there may be (`/{prefix:repoprefix}/...`: datasets, spaces). None for
+    a parameter that takes any name (`/{namespace}/...`)."""
+    path = getattr(route, "path", "")
+    if (literal := first_segment(path)) is not None:
+        return {literal}
+    param = re.fullmatch(r"/\{(\w+)(?::\w+)?\}(?:/.*)?", path)
+    convertors = getattr(route, "param_convertors", {})
+    regex = getattr(convertors.get(param.group(1)) if param else None, "regex", "")
+    if re.fullmatch(r"[\w.-]+(\|[\w.-]+)*", regex):
+        return set(regex.lower().split("|"))
+    return set()
 
 
 def styles_by_segment(routes: Iterable[BaseRoute]) -> dict[str, Style]:

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from embedhub.cli.main import add_data_dir
+
+if TYPE_CHECKING:
+    from embedhub.db import Database
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -65,11 +69,11 @@ def _remote_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _db(args: argparse.Namespace):  # noqa: ANN202 - keeps imports lazy
+def _db(args: argparse.Namespace) -> Database:
     from embedhub.config import settings_from_env
-    from embedhub.db import Database
+    from embedhub.server import open_database
 
-    return Database(settings_from_env(data_dir=args.data_dir).db_path)
+    return open_database(settings_from_env(data_dir=args.data_dir))
 
 
 def create_user(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ import sys
 
 from embedhub.cli.main import add_data_dir
 from embedhub.config import settings_from_env
-from embedhub.db import Database, NameError_
+from embedhub.db import NameError_
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -27,8 +27,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def create_token(args: argparse.Namespace) -> int:
-    settings = settings_from_env(data_dir=args.data_dir)
-    db = Database(settings.db_path)
+    from embedhub.server import open_database
+
+    db = open_database(settings_from_env(data_dir=args.data_dir))
     try:
         if db.create_user(args.name, exist_ok=True):
             print(f"created user {args.name}", file=sys.stderr)

@@ -4,7 +4,7 @@ permissions (embedhub.hub) and the search indexes (embedhub.search); neither imp
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import APIRouter
 from prometheus_client import CollectorRegistry
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,7 +18,7 @@ from embedhub.search.indexes import Indexes, SearchSettings
 from embedhub.search.metrics import SearchMetrics
 from embedhub.search.snapshots import Snapshots
 from embedhub.viewer import hub_parquet, routes
-from embedhub.viewer.context import Viewer
+from embedhub.viewer.context import Viewer, viewer_of
 from embedhub.viewer.semantic import semantic_search
 
 FILE_TTL_S = 3600.0
@@ -50,17 +50,17 @@ def make_viewer(
     )
 
 
-def register(app: FastAPI, viewer: Viewer) -> None:
-    """Mount the /datasets-server routes and the Hub's /api/datasets/NS/NAME/parquet."""
-    router = routes.router(viewer)
+def routers() -> list[APIRouter]:
+    """The /datasets-server routes and the Hub's /api/datasets/NS/NAME/parquet. They serve the
+    Viewer in `app.state.viewer` (made by make_viewer), so they can be listed without one."""
+    router = routes.router()
 
     @router.get("/semantic-search", summary="Nearest rows of an embedding dataset to a text")
     async def semantic_get(request: Request) -> Response:
-        return await semantic_search(viewer, request)
+        return await semantic_search(viewer_of(request), request)
 
     @router.post("/semantic-search", summary="Nearest rows to a text or a vector")
     async def semantic_post(request: Request) -> Response:
-        return await semantic_search(viewer, request)
+        return await semantic_search(viewer_of(request), request)
 
-    app.include_router(router)
-    app.include_router(hub_parquet.router(viewer))
+    return [router, hub_parquet.router()]

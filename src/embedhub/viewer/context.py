@@ -25,6 +25,11 @@ from embedhub.viewer.params import invalid, optional, required
 DEFAULT_REVISION = "main"
 
 
+def viewer_of(request: Request) -> Viewer:
+    """The Viewer the server keeps in `app.state.viewer`."""
+    return request.app.state.viewer
+
+
 @dataclass
 class Viewer:
     hub: Hub

@@ -10,17 +10,20 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from embedhub.errors import EmbedhubError, Kind
-from embedhub.viewer.context import Viewer, no_data
+from embedhub.viewer.context import Viewer, no_data, viewer_of
 from embedhub.viewer.meta import resolve_url
 from embedhub.viewer.rows import json_response
 
 BASE = "/api/datasets/{namespace}/{name}/parquet"
 
 
-def router(viewer: Viewer) -> APIRouter:
+def router() -> APIRouter:
+    """Each handler finds the Viewer in `app.state.viewer`, so the routes can be listed
+    without one."""
     r = APIRouter(tags=["hub"])
 
     async def snapshot(namespace: str, name: str, request: Request):
+        viewer = viewer_of(request)
         rid = viewer.readable(f"{namespace}/{name}", viewer.token(request))
         snap = await anyio.to_thread.run_sync(viewer.snapshots.get, rid, "main")
         if not snap.splits:
@@ -41,11 +44,13 @@ def router(viewer: Viewer) -> APIRouter:
 
     @r.get(BASE, summary="Parquet file URLs per config and split")
     async def all_configs(namespace: str, name: str, request: Request) -> Response:
+        viewer = viewer_of(request)
         snap = await snapshot(namespace, name, request)
         return json_response(listing(snap, _base(viewer, request), None, None))
 
     @r.get(BASE + "/{config}", summary="Parquet file URLs of one config")
     async def one_config(namespace: str, name: str, config: str, request: Request) -> Response:
+        viewer = viewer_of(request)
         snap = await snapshot(namespace, name, request)
         return json_response(listing(snap, _base(viewer, request), config, None)[config])
 
@@ -53,6 +58,7 @@ def router(viewer: Viewer) -> APIRouter:
     async def one_split(
         namespace: str, name: str, config: str, split: str, request: Request
     ) -> Response:
+        viewer = viewer_of(request)
         snap = await snapshot(namespace, name, request)
         return json_response(listing(snap, _base(viewer, request), config, split)[config][split])
 
@@ -60,6 +66,7 @@ def router(viewer: Viewer) -> APIRouter:
     async def one_file(
         namespace: str, name: str, config: str, split: str, number: str, request: Request
     ) -> Response:
+        viewer = viewer_of(request)
         snap = await snapshot(namespace, name, request)
         layout = snap.split(config, split)
         if not number.isdigit() or int(number) >= len(layout.files):

@@ -15,7 +15,7 @@ from embedhub.errors import EmbedhubError, Kind
 from embedhub.search.fulltext import text_columns
 from embedhub.search.where import WhereError, compile_where, matching_rows
 from embedhub.viewer import meta
-from embedhub.viewer.context import Viewer, no_data
+from embedhub.viewer.context import Viewer, no_data, viewer_of
 from embedhub.viewer.params import MAX_ROWS, invalid, offset_length, optional, required
 from embedhub.viewer.rows import (
     features_list,
@@ -30,11 +30,14 @@ from embedhub.viewer.rows import (
 PREFIX = "/datasets-server"
 
 
-def router(viewer: Viewer) -> APIRouter:
+def router() -> APIRouter:
+    """Each handler finds the Viewer in `app.state.viewer`, so the routes can be listed
+    without one."""
     r = APIRouter(prefix=PREFIX, tags=["dataset viewer"])
 
     @r.get("/is-valid", summary="Which viewer features work for a dataset")
     async def is_valid(request: Request) -> Response:
+        viewer = viewer_of(request)
         snap = await viewer.snapshot(request)
 
         def check() -> dict[str, bool]:
@@ -54,6 +57,7 @@ def router(viewer: Viewer) -> APIRouter:
 
     @r.get("/splits", summary="The dataset's configs and splits")
     async def splits(request: Request) -> Response:
+        viewer = viewer_of(request)
         snap = await viewer.snapshot(request)
         config = optional(request, "config")
         if not snap.splits:
@@ -66,6 +70,7 @@ def router(viewer: Viewer) -> APIRouter:
 
     @r.get("/first-rows", summary="The first rows of a split (up to 100, at most ~1 MB)")
     async def first_rows(request: Request) -> Response:
+        viewer = viewer_of(request)
         snap = await viewer.snapshot(request)
         split = viewer.split(snap, required(request, "config"), required(request, "split"))
 
@@ -87,6 +92,7 @@ def router(viewer: Viewer) -> APIRouter:
 
     @r.get("/rows", summary="A page of rows (offset, length <= 100)")
     async def rows(request: Request) -> Response:
+        viewer = viewer_of(request)
         snap = await viewer.snapshot(request)
         split = viewer.split(snap, required(request, "config"), required(request, "split"))
         offset, length = offset_length(request)
@@ -105,6 +111,7 @@ def router(viewer: Viewer) -> APIRouter:
 
     @r.get("/search", summary="Full-text search (BM25, Porter stemmer) over text columns")
     async def search(request: Request) -> Response:
+        viewer = viewer_of(request)
         snap = await viewer.snapshot(request)
         split = viewer.split(snap, required(request, "config"), required(request, "split"))
         query = required(request, "query")
@@ -126,6 +133,7 @@ def router(viewer: Viewer) -> APIRouter:
 
     @r.get("/filter", summary="Rows matching a `where` condition")
     async def filter_rows(request: Request) -> Response:
+        viewer = viewer_of(request)
         snap = await viewer.snapshot(request)
         split = viewer.split(snap, required(request, "config"), required(request, "split"))
         where_text = required(request, "where")
@@ -144,6 +152,7 @@ def router(viewer: Viewer) -> APIRouter:
 
     @r.get("/parquet", summary="The dataset's Parquet files")
     async def parquet(request: Request) -> Response:
+        viewer = viewer_of(request)
         snap = await viewer.snapshot(request)
         files = await anyio.to_thread.run_sync(
             meta.parquet_files, viewer, snap, optional(request, "config"), _base(viewer, request)
@@ -154,6 +163,7 @@ def router(viewer: Viewer) -> APIRouter:
 
     @r.get("/size", summary="Rows and bytes per dataset, config and split")
     async def size(request: Request) -> Response:
+        viewer = viewer_of(request)
         snap = await viewer.snapshot(request)
         sizes = await anyio.to_thread.run_sync(
             meta.sizes, viewer, snap, optional(request, "config")
@@ -162,6 +172,7 @@ def router(viewer: Viewer) -> APIRouter:
 
     @r.get("/info", summary="DatasetInfo of a config (or of every config)")
     async def info(request: Request) -> Response:
+        viewer = viewer_of(request)
         snap = await viewer.snapshot(request)
         config = optional(request, "config")
         infos = await anyio.to_thread.run_sync(meta.infos, viewer, snap, config)

@@ -34,25 +34,35 @@ class PageRoute(Route):
     """GET/HEAD only. A `model_shape` route (`/{ns}/{name}...`) also gives way to any other
     route that matches the path, fully or by method (`/v1/embeddings`, `/api/...`, `/docs`)."""
 
-    def __init__(self, path: str, endpoint: Callable, *, model_shape: bool = False) -> None:
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable,
+        *,
+        model_shape: bool = False,
+        reserved: frozenset[str] = frozenset(),
+    ) -> None:
+        """`reserved`: the names the server routes on (Database.reserved_names)."""
         super().__init__(path, endpoint, methods=["GET"], include_in_schema=False)
         self.model_shape = model_shape
+        self.reserved = reserved
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
             return Match.NONE, {}
         match, child = super().matches(scope)
         if match is Match.FULL and self.model_shape:
-            if not _namespace_ok(child["path_params"]["ns"]) or _claimed_elsewhere(scope):
+            namespace = child["path_params"]["ns"]
+            if not _namespace_ok(namespace, self.reserved) or _claimed_elsewhere(scope):
                 return Match.NONE, {}
         return match, child
 
 
-def _namespace_ok(namespace: str) -> bool:
+def _namespace_ok(namespace: str, reserved: frozenset[str]) -> bool:
     """`/datasets/x`, `/v1/x`: a reserved or impossible namespace is no model's page, so such
     a path keeps the app's own "No route" answer."""
     try:
-        check_name(namespace, "namespace")
+        check_name(namespace, "namespace", reserved)
     except NameError_:
         return False
     return True
@@ -132,11 +142,16 @@ def repo_pages(web: Web, type_: str) -> list[Route]:
         return await pages.commits_page(web, request, visitor, rid, rev)
 
     base = f"{prefix}/{{ns}}/{{name}}"
+    reserved = web.db.reserved_names
+
+    def shaped(path: str, fn: PageFn) -> Route:
+        return PageRoute(path, page(web, fn), model_shape=model, reserved=reserved)
+
     routes: list[Route] = [
-        PageRoute(base, page(web, repo), model_shape=model),
-        PageRoute(f"{base}/tree/{{rest:path}}", page(web, tree), model_shape=model),
-        PageRoute(f"{base}/blob/{{rest:path}}", page(web, blob), model_shape=model),
-        PageRoute(f"{base}/commits/{{rest:path}}", page(web, commits), model_shape=model),
+        shaped(base, repo),
+        shaped(f"{base}/tree/{{rest:path}}", tree),
+        shaped(f"{base}/blob/{{rest:path}}", blob),
+        shaped(f"{base}/commits/{{rest:path}}", commits),
     ]
     if type_ == "dataset":
         routes += dataset_tabs(web, base, rid_of)
