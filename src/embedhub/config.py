@@ -1,80 +1,200 @@
-"""One frozen Settings object. Every field is also an EMBEDHUB_<FIELD> environment variable;
-a command-line flag wins over the variable, which wins over the default here."""
+"""One frozen Settings object, and the one declaration of each setting: its field here holds
+the default, the help text, the checks and which commands take it. The command-line flags
+(`cli/options.py`) and the EMBEDHUB_* variables are made from these declarations; a flag wins
+over its variable, which wins over the default.
+
+To add a setting: add a field with `setting(...)` below. `serve` gets the flag (and `embed`
+too when `group="model"`), the variable is read, the value is checked, and `--help` shows the
+default."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
+import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from embedhub.backends import DEFAULT_RUNTIME, PRECISIONS, RUNTIMES
+from embedhub.models import DEFAULT_MODEL_ID
 from embedhub.types import ModelSpec, QualityGate
 
-DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+__all__ = ["DEFAULT_MODEL_ID", "Settings", "SettingsError", "parse_model", "settings_from_env"]
+
+# Which commands take a setting: "common" every command with local state, "model" the ones
+# that load a model (serve and embed), "server" serve alone.
+GROUPS = ("common", "model", "server")
 
 
-def default_data_dir() -> Path:
-    return Path(os.environ.get("EMBEDHUB_HOME", "~/.embedhub")).expanduser()
+class SettingsError(ValueError):
+    """A setting a person gave that can't be used; the message names the flag and variable."""
+
+
+@dataclass(frozen=True)
+class Declaration:
+    help: str
+    group: str = "server"
+    flag: str | None = None  # default: the field name, `--like-this`
+    env: str | None = None  # default: EMBEDHUB_<FIELD NAME>
+    metavar: str | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+    choices: tuple[str, ...] = ()
+    shown_default: str | None = None  # when the value itself says less (a computed default)
+    parse: Callable[[str], Any] | None = None  # text -> value; default: by the field's type
+    repeat: bool = False  # the flag may be given several times; the variable is comma-separated
+
+
+def setting(default: Any = dataclasses.MISSING, **declared: Any) -> Any:
+    """A Settings field with its declaration. A mutable or computed default: pass a callable
+    as `default_factory`."""
+    factory = declared.pop("default_factory", dataclasses.MISSING)
+    metadata = {"setting": Declaration(**declared)}
+    if factory is not dataclasses.MISSING:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def parse_model(text: str) -> ModelSpec:
+    """`ID` or `ID=PATH`."""
+    model_id, sep, path = text.partition("=")
+    if not model_id:
+        raise SettingsError(f"--model {text!r}: expected ID or ID=PATH")
+    return ModelSpec(model_id, path if sep else None)
 
 
 @dataclass(frozen=True)
 class Settings:
-    data_dir: Path = field(default_factory=default_data_dir)
-    host: str = "127.0.0.1"
-    port: int = 8080
-    # The URL clients reach this server at; used in URLs the server hands out (repo URLs, LFS
-    # upload links). Empty means "derive it from the request's Host header".
-    public_url: str = ""
-    models: tuple[ModelSpec, ...] = (ModelSpec(DEFAULT_MODEL_ID),)
-    # Padded tokens (longest input x inputs) one forward pass may hold.
-    max_batch_tokens: int = 8192
-    # Requests admitted at once (queued or running); the next one gets 429 at once.
-    max_concurrent_requests: int = 512
-    # Inputs one request may carry.
-    max_client_batch_size: int = 2048
-    # Bytes one embedding request body may have (hub uploads have their own limit).
-    payload_limit: int = 2_000_000
-    # Inference needs a token even on loopback.
-    require_token: bool = False
-    # Entries in the in-memory embedding cache; 0 turns it off.
-    cache_size: int = 100_000
-    # Threads the model runtime uses in all; 0 means one per CPU core.
-    threads: int = 0
-    # Forward passes run at once per model, sharing `threads` between them; 0 means two (when
-    # there are two threads to share). Small passes leave a runtime's own threads idle, so two
-    # single-threaded workers outrun one two-threaded worker on a 2-core machine.
-    workers: int = 0
-    # Model runtime, one of embedhub.backends.RUNTIMES: "openvino" (the default) and "onnx" run
-    # the transformer converted once to a graph (same vectors, far less overhead per forward
-    # pass; falls back to torch for a model the converter can't take), "torch" runs
-    # sentence-transformers as is.
-    runtime: str = DEFAULT_RUNTIME
-    # "fp32" (exact) or "int8" (openvino only: quantized once, calibrated on real text, served
-    # only if its quality report passes `min_quality`).
-    precision: str = "fp32"
-    # int8: a UTF-8 file of calibration texts, one per line (default: the shipped corpus).
-    calibration: Path | None = None
-    # int8: the least quality served, "MEAN_COSINE,TOP10_AGREEMENT" against fp32 on held-out
-    # texts.
-    min_quality: str = "0.995,0.95"
-    # Where converted graphs are kept (default DATA_DIR/onnx); servers may share one.
-    onnx_cache_dir: Path | None = None
-    # Files at least this large are stored as Git LFS objects in hub repos.
-    lfs_threshold: int = 10 * 1024 * 1024
-    # Bytes one hub commit body or git push/fetch request may have.
-    hub_payload_limit: int = 2 * 1024 * 1024 * 1024
-    # Bytes one hub JSON body may have (repo API, LFS batch and verify): enough for
-    # thousands of paths, small enough that no hostile JSON can cost much memory.
-    hub_json_limit: int = 4 * 1024 * 1024
-    # Bytes one LFS object may have (checked when the batch API is asked for an upload link).
-    hub_lfs_object_limit: int = 50 * 1024 * 1024 * 1024
-    # Rows from which a dataset split also gets an approximate search index (built in the
-    # background; queries are answered exactly until it is ready).
-    search_approx_threshold: int = 200_000
-    # Seconds a search index superseded by newer data of the same branch is kept after its
-    # last use (in-flight queries finish on it), then removed.
-    search_index_grace: float = 60.0
+    data_dir: Path = setting(
+        default_factory=lambda: Path("~/.embedhub").expanduser(),
+        help="where the database, hub repos, LFS objects and the ONNX cache are kept",
+        group="common",
+        env="EMBEDHUB_HOME",
+        shown_default="~/.embedhub",
+    )
+    models: tuple[ModelSpec, ...] = setting(
+        (ModelSpec(DEFAULT_MODEL_ID),),
+        help="a model: an id (the bundled default, a local folder, the HF cache, or a download) "
+        "or ID=PATH for a local sentence-transformers folder. serve takes several (repeat the "
+        "flag; the first is the default model); embed takes one",
+        group="model",
+        flag="model",
+        metavar="ID[=PATH]",
+        parse=parse_model,
+        repeat=True,
+        shown_default=DEFAULT_MODEL_ID,
+    )
+    # One of embedhub.backends.RUNTIMES: "openvino" (the default) and "onnx" run the
+    # transformer converted once to a graph (same vectors, far less overhead per forward pass;
+    # torch for a model the converter can't take), "torch" runs sentence-transformers as is.
+    runtime: str = setting(
+        DEFAULT_RUNTIME,
+        help="model runtime: a graph runtime gives the same vectors with less overhead per "
+        "batch (converted on first use, cached in the data dir); torch is "
+        "sentence-transformers as is",
+        group="model",
+        choices=tuple(RUNTIMES),
+    )
+    precision: str = setting(
+        "fp32",
+        help="fp32 (exact) or int8 (openvino: quantized once, served only if its quality "
+        "report on held-out texts passes --min-quality)",
+        group="model",
+        choices=tuple(PRECISIONS),
+    )
+    calibration: Path | None = setting(
+        None,
+        help="int8: calibration texts, one per line",
+        group="model",
+        metavar="FILE",
+        shown_default="the shipped corpus",
+    )
+    min_quality: str = setting(
+        "0.995,0.95",
+        help="int8: the least mean cosine to fp32 and top-10 neighbour agreement served",
+        group="model",
+        metavar="COS,TOP10",
+    )
+    onnx_cache_dir: Path | None = setting(
+        None,
+        help="where exported ONNX graphs are kept; several servers may share one",
+        group="model",
+        shown_default="DATA_DIR/onnx",
+    )
+    threads: int = setting(
+        0, help="model runtime threads in all (0: one per CPU core)", group="model", minimum=0
+    )
+    host: str = setting(
+        "127.0.0.1", help="address to bind; any non-loopback address makes tokens mandatory"
+    )
+    port: int = setting(8080, help="port to listen on", minimum=0, maximum=65535)
+    # Used in URLs the server hands out (repo URLs, LFS upload links).
+    public_url: str = setting(
+        "",
+        help="the URL clients reach this server at, when behind a proxy",
+        shown_default="from each request's Host header",
+    )
+    max_batch_tokens: int = setting(
+        8192, help="padded tokens (longest input x inputs) per forward pass", minimum=1
+    )
+    max_concurrent_requests: int = setting(
+        512,
+        help="requests admitted at once (queued or running); the next gets 429 at once",
+        minimum=1,
+    )
+    max_client_batch_size: int = setting(2048, help="inputs one request may carry", minimum=1)
+    payload_limit: int = setting(
+        2_000_000, help="bytes one embedding request body may have", minimum=1
+    )
+    require_token: bool = setting(False, help="require a token for inference even on loopback")
+    cache_size: int = setting(
+        100_000, help="embeddings kept in the in-memory LRU cache (0: off)", minimum=0
+    )
+    # Small passes leave a runtime's own threads idle, so two single-threaded workers outrun
+    # one two-threaded worker on a 2-core machine.
+    workers: int = setting(
+        0,
+        help="forward passes run at once per model, sharing --threads (0: two, when there are "
+        "two threads to share)",
+        minimum=0,
+    )
+    lfs_threshold: int = setting(
+        10 * 1024 * 1024,
+        help="files at least this large (bytes) are stored as Git LFS objects in hub repos",
+        minimum=0,
+    )
+    hub_payload_limit: int = setting(
+        2 * 1024 * 1024 * 1024,
+        help="bytes one hub commit body or git push/fetch request may have",
+        minimum=1,
+    )
+    # Enough for thousands of paths, small enough that no hostile JSON can cost much memory.
+    hub_json_limit: int = setting(
+        4 * 1024 * 1024,
+        help="bytes one hub JSON body may have (repo API, LFS batch and verify)",
+        minimum=1,
+    )
+    hub_lfs_object_limit: int = setting(
+        50 * 1024 * 1024 * 1024,
+        help="bytes one LFS object may have (checked when an upload link is asked for)",
+        minimum=1,
+    )
+    # Built in the background; queries are answered exactly until it is ready.
+    search_approx_threshold: int = setting(
+        200_000,
+        help="rows from which a dataset split also gets an approximate search index",
+        minimum=1,
+    )
+    # In-flight queries finish on the old index, then it is removed.
+    search_index_grace: float = setting(
+        60.0,
+        help="seconds a search index superseded by newer data of the same branch is kept "
+        "after its last use",
+        minimum=0,
+    )
 
     @property
     def quality_gate(self) -> QualityGate:
@@ -98,32 +218,18 @@ class Settings:
         return self.require_token or not self.on_loopback
 
     def __post_init__(self) -> None:
-        for name, low in _MINIMUM.items():
-            value = getattr(self, name)
-            if value < low:
-                raise SettingsError(f"{_names(name)} must be {low} or more, got {value}")
-        if not 0 <= self.port <= 65535:
-            raise SettingsError(f"{_names('port')} must be 0-65535, got {self.port}")
+        for f in dataclasses.fields(self):
+            _check(f, getattr(self, f.name))
         ids = [m.model_id for m in self.models]
         if not ids or len(set(ids)) != len(ids):
-            raise SettingsError(f"{_names('models')} must name each model once, got {ids}")
-        if self.runtime not in RUNTIMES:
-            choices = ", ".join(RUNTIMES)
-            raise SettingsError(
-                f"{_names('runtime')} must be one of {choices}, got {self.runtime!r}"
-            )
+            raise SettingsError(f"{names('models')} must name each model once, got {ids}")
         self._check_precision()
 
     def _check_precision(self) -> None:
-        if self.precision not in PRECISIONS:
-            choices = ", ".join(PRECISIONS)
-            raise SettingsError(
-                f"{_names('precision')} must be one of {choices}, got {self.precision!r}"
-            )
         if self.runtime not in PRECISIONS[self.precision]:
             runtimes = " or ".join(PRECISIONS[self.precision])
             raise SettingsError(
-                f"{_names('precision')} {self.precision} needs {_names('runtime')} {runtimes}, "
+                f"{names('precision')} {self.precision} needs {names('runtime')} {runtimes}, "
                 f"got {self.runtime}"
             )
         try:
@@ -132,82 +238,87 @@ class Settings:
             gate = None
         if gate is None or not all(0 <= x <= 1 for x in (gate.mean_cosine, gate.top10_agreement)):
             raise SettingsError(
-                f"{_names('min_quality')} must be MEAN_COSINE,TOP10_AGREEMENT with both "
+                f"{names('min_quality')} must be MEAN_COSINE,TOP10_AGREEMENT with both "
                 f"between 0 and 1 (e.g. 0.995,0.95), got {self.min_quality!r}"
             )
 
-    def replace(self, **changes: object) -> Settings:
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+@functools.cache
+def declarations() -> dict[str, Declaration]:
+    """Field name -> its declaration, in the order the fields are declared."""
+    return {f.name: f.metadata["setting"] for f in dataclasses.fields(Settings)}
 
 
-class SettingsError(ValueError):
-    """A setting a person gave that can't be used; the message names the flag and variable."""
+def flag_of(name: str) -> str:
+    return "--" + (declarations()[name].flag or name).replace("_", "-")
 
 
-# The smallest value each numeric setting may take.
-_MINIMUM = {
-    "max_batch_tokens": 1,
-    "max_concurrent_requests": 1,
-    "max_client_batch_size": 1,
-    "payload_limit": 1,
-    "cache_size": 0,
-    "threads": 0,
-    "workers": 0,
-    "lfs_threshold": 0,
-    "hub_payload_limit": 1,
-    "hub_json_limit": 1,
-    "hub_lfs_object_limit": 1,
-    "search_approx_threshold": 1,
-    "search_index_grace": 0,
-}
+def env_of(name: str) -> str:
+    return declarations()[name].env or f"EMBEDHUB_{name.upper()}"
+
+
+def names(name: str) -> str:
+    """How a message names a setting: `--flag (EMBEDHUB_VARIABLE)`."""
+    return f"{flag_of(name)} ({env_of(name)})"
+
+
+def _check(f: dataclasses.Field, value: Any) -> None:
+    d: Declaration = f.metadata["setting"]
+    low, high = d.minimum, d.maximum
+    if low is not None and high is not None and not low <= value <= high:
+        raise SettingsError(f"{names(f.name)} must be {low}-{high}, got {value}")
+    if low is not None and value < low:
+        raise SettingsError(f"{names(f.name)} must be {low} or more, got {value}")
+    if d.choices and value not in d.choices:
+        allowed = ", ".join(d.choices)
+        raise SettingsError(f"{names(f.name)} must be one of {allowed}, got {value!r}")
 
 
 _KIND_WORDS = {int: "a whole number", float: "a number"}
 
 
-def _names(field_name: str) -> str:
-    flag = "model" if field_name == "models" else field_name  # the one repeatable flag
-    return f"--{flag.replace('_', '-')} (EMBEDHUB_{field_name.upper()})"
+def parse_value(name: str, text: str | list[str], source: str) -> Any:
+    """`text` (from a flag or a variable, named by `source`) as the setting's value; a flag
+    given several times gives a list."""
+    d = declarations()[name]
+    kind = _value_type(name)
+    try:
+        if d.repeat:
+            parts = text if isinstance(text, list) else text.split(",")
+            return tuple((d.parse or kind)(p.strip()) for p in parts if p.strip())
+        if d.parse is not None:
+            return d.parse(text)
+        assert isinstance(text, str)
+        if kind is bool:
+            return text.strip().lower() in ("1", "true", "yes", "on")
+        if kind is Path:
+            return Path(text).expanduser()
+        return kind(text)
+    except SettingsError:
+        raise
+    except ValueError:
+        expected = _KIND_WORDS.get(kind, getattr(kind, "__name__", str(kind)))
+        other = env_of(name) if source.startswith("--") else flag_of(name)
+        raise SettingsError(f"{source}: expected {expected} ({other})") from None
 
 
-def parse_model(text: str) -> ModelSpec:
-    """`ID` or `ID=PATH`."""
-    model_id, sep, path = text.partition("=")
-    if not model_id:
-        raise SettingsError(f"--model {text!r}: expected ID or ID=PATH")
-    return ModelSpec(model_id, path if sep else None)
+@functools.cache
+def _value_type(name: str) -> Any:
+    """The field's type, without `| None` (and the element type of a tuple)."""
+    hint = typing.get_type_hints(Settings)[name]
+    args = [a for a in typing.get_args(hint) if a is not type(None) and a is not Ellipsis]
+    return args[0] if args else hint
 
 
-def _coerce(value: str, kind: type) -> object:
-    if kind is bool:
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    if kind is Path:
-        return Path(value).expanduser()
-    return kind(value)
-
-
-def settings_from_env(**overrides: object) -> Settings:
-    """Settings from EMBEDHUB_* variables, then `overrides` (flags given on the command line;
+def settings_from_env(**overrides: Any) -> Settings:
+    """Settings from EMBEDHUB_* variables, then `overrides` (values given on the command line;
     a `None` override means "not given")."""
-    values: dict[str, object] = {}
-    types = {"data_dir": Path, "onnx_cache_dir": Path, "calibration": Path, "models": None}
-    for f in dataclasses.fields(Settings):
-        raw = os.environ.get(f"EMBEDHUB_{f.name.upper()}")
-        if raw is None:
-            continue
-        if f.name == "models":
-            values["models"] = tuple(parse_model(m) for m in raw.split(",") if m.strip())
-        else:
-            kind = types.get(f.name) or type(getattr(Settings(), f.name))
-            try:
-                values[f.name] = _coerce(raw, kind)
-            except ValueError:
-                expected = _KIND_WORDS.get(kind, kind.__name__)
-                raise SettingsError(
-                    f"EMBEDHUB_{f.name.upper()}={raw!r}: expected {expected}"
-                ) from None
+    values: dict[str, Any] = {}
+    for name in declarations():
+        raw = os.environ.get(env_of(name))
+        if raw is not None:
+            values[name] = parse_value(name, raw, f"{env_of(name)}={raw!r}")
     values.update({k: v for k, v in overrides.items() if v is not None})
-    for name in ("data_dir", "calibration"):
-        if name in values:
-            values[name] = Path(str(values[name])).expanduser()
-    return Settings(**values)  # type: ignore[arg-type]
+    if isinstance(values.get("data_dir"), str):
+        values["data_dir"] = Path(values["data_dir"]).expanduser()
+    return Settings(**values)

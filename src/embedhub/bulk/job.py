@@ -20,16 +20,15 @@ from embedhub.bulk.embedders import (
     EmbedderInfo,
     LocalEmbedder,
     RemoteEmbedder,
-    RuntimeChoice,
 )
 from embedhub.bulk.errors import BulkError
 from embedhub.bulk.plan import DoneSet, Planner
 from embedhub.bulk.progress import Progress, make_progress
-from embedhub.bulk.publish import publish
+from embedhub.bulk.publish import OUTPUT_FORMATS, publish
 from embedhub.bulk.rows import ID_COLUMN, ROW_COLUMN, TextSpec, annotate, check_columns
 from embedhub.bulk.sink import Sink, rewrite_stale
 from embedhub.bulk.store import WORK_DIR, WorkDir
-from embedhub.config import DEFAULT_MODEL_ID
+from embedhub.config import DEFAULT_MODEL_ID, Settings, settings_from_env
 from embedhub.types import ModelSpec
 
 
@@ -49,11 +48,12 @@ class JobConfig:
     actors: int | None = None
     input_format: str | None = None
     split: str | None = None
-    output_format: str = "parquet"
+    output_format: str = OUTPUT_FORMATS[0]
     batch_rows: int = 1024
     shard_rows: int = 50_000
-    threads: int = 0
-    runtime: RuntimeChoice = field(default_factory=RuntimeChoice)
+    # The model's runtime, precision, threads and caches, as `embedhub serve` takes them
+    # (None: from the EMBEDHUB_* variables).
+    settings: Settings | None = None
     concurrency: int = 4
     overwrite: bool = False
     quiet: bool = False
@@ -107,10 +107,16 @@ def run(cfg: JobConfig, embedder: Embedder | None = None) -> Summary:
         work.close()
 
 
+def model_settings(cfg: JobConfig) -> Settings:
+    """How the model runs: the job's settings, else the EMBEDHUB_* variables'."""
+    return cfg.settings or settings_from_env()
+
+
 def validate(cfg: JobConfig) -> tuple[TextSpec, list[inputs.InputFile], pa.Schema]:
     """Everything that can be checked before any work: files, formats, columns, flags."""
-    if cfg.output_format not in ("parquet", "jsonl.gz"):
-        raise BulkError(f"--format {cfg.output_format!r}: expected parquet or jsonl.gz")
+    if cfg.output_format not in OUTPUT_FORMATS:
+        expected = " or ".join(OUTPUT_FORMATS)
+        raise BulkError(f"--format {cfg.output_format!r}: expected {expected}")
     if cfg.column and cfg.template:
         raise BulkError("--column and --template are exclusive: the template names its columns")
     if cfg.batch_rows < 1 or cfg.shard_rows < 1:
@@ -118,10 +124,11 @@ def validate(cfg: JobConfig) -> tuple[TextSpec, list[inputs.InputFile], pa.Schem
     files = inputs.discover(cfg.inputs, input_format=cfg.input_format, split=cfg.split)
     schemas = [inputs.probe(f) for f in files]
     normalize = "remote" if cfg.url else "model"
-    if not cfg.url and cfg.runtime.precision != "fp32":
+    precision = model_settings(cfg).precision
+    if not cfg.url and precision != "fp32":
         # int8 vectors differ from exact ones: changing precision re-embeds every row, so a
         # dataset never mixes the two (exact runtimes agree to 1e-5 and share one key).
-        normalize += f"\0{cfg.runtime.precision}"
+        normalize += f"\0{precision}"
     spec = TextSpec(
         column=cfg.column or (None if cfg.template else inputs.TEXT_COLUMN),
         template=cfg.template,
@@ -192,7 +199,7 @@ def _make_embedder(cfg: JobConfig) -> Embedder:
         return RemoteEmbedder(
             cfg.url, cfg.model.model_id, token=cfg.token, concurrency=cfg.concurrency
         )
-    return LocalEmbedder(cfg.model, threads=cfg.threads, runtime=cfg.runtime)
+    return LocalEmbedder(cfg.model, settings=model_settings(cfg))
 
 
 def _new_sink(cfg: JobConfig, spec: TextSpec, work: WorkDir, done: DoneSet, run_no: int) -> Sink:

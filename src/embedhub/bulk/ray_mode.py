@@ -28,6 +28,7 @@ from embedhub.bulk.errors import BulkError
 from embedhub.bulk.plan import DoneSet, Planner
 from embedhub.bulk.progress import make_progress
 from embedhub.bulk.rows import ROW_COLUMN, TextSpec, annotate
+from embedhub.config import Settings, settings_from_env
 from embedhub.models import ModelNotFound, resolve_model
 from embedhub.types import ModelSpec
 
@@ -39,7 +40,8 @@ def run_ray(cfg, spec: TextSpec, files, schema: pa.Schema, work):
     run_no = work.begin_run(_settings(cfg, spec))
     done = DoneSet(work.done_keys())
     counts = _row_counts(files, spec)
-    threads = cfg.threads or 2
+    settings = cfg.settings or settings_from_env()  # the actors get the driver's
+    threads = settings.threads or 2
     actors = cfg.actors or max(1, int(ray.cluster_resources().get("CPU", 1)) // threads)
     results = ray.data.read_datasource(_Files(files, schema, counts, cfg.batch_rows)).map_batches(
         _EmbedActor,
@@ -47,6 +49,7 @@ def run_ray(cfg, spec: TextSpec, files, schema: pa.Schema, work):
             "model": cfg.model,
             "spec": spec,
             "done": [ray.put(done.keys)],  # in a list: Ray passes the reference through
+            "settings": settings,
             "threads": threads,
         },
         batch_size=cfg.batch_rows,
@@ -167,10 +170,12 @@ class _EmbedActor:
     """One model per actor; plans each batch (skip, keep, reuse, embed) like the driver
     does in the other modes, and returns the same result table."""
 
-    def __init__(self, model: ModelSpec, spec: TextSpec, done: list, threads: int) -> None:
+    def __init__(
+        self, model: ModelSpec, spec: TextSpec, done: list, settings: Settings, threads: int
+    ) -> None:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         self.spec = spec
-        self.embedder = LocalEmbedder(model, threads=threads)
+        self.embedder = LocalEmbedder(model, settings=settings, threads=threads)
         self.planner = Planner(DoneSet(ray.get(done[0])))
 
     def __call__(self, batch: pa.Table) -> pa.Table:

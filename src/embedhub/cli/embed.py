@@ -10,9 +10,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from embedhub.backends import DEFAULT_RUNTIME, PRECISIONS, RUNTIMES
-from embedhub.cli.main import add_data_dir
-from embedhub.config import DEFAULT_MODEL_ID, parse_model
+from embedhub.cli.options import add_setting_flags, settings_from_args
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,31 +24,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders or glob patterns")
     p.add_argument("--output", "-o", required=True, type=Path, help="the dataset folder to write")
     text = p.add_argument_group("what to embed")
-    text.add_argument("--column", help="the text column (default: text)")
+    text.add_argument("--column", help=f"the text column (default: {_text_column()})")
     text.add_argument("--template", help='join columns, e.g. "{title}: {body}"')
     text.add_argument("--id-column", help="a unique, stable row id (default: the row number)")
-    text.add_argument("--embedding-column", default="embedding", help="output vector column")
+    text.add_argument(
+        "--embedding-column",
+        default=_job_default("embedding_column"),
+        help="output vector column (default: %(default)s)",
+    )
     text.add_argument("--input-format", choices=_formats(), help="override the file suffix")
     text.add_argument("--split", help="the split of a saved DatasetDict (default: all)")
     how = p.add_argument_group("where vectors come from")
-    how.add_argument("--model", default=DEFAULT_MODEL_ID, metavar="ID[=PATH]", help="the model")
+    # --model, --runtime, --threads, ...: the model settings `embedhub serve` takes too.
+    add_setting_flags(how, "common", "model")
     how.add_argument("--url", help="an embedhub / HF Inference API server to embed with")
     how.add_argument("--token", default=os.environ.get("EMBEDHUB_TOKEN"), help="its Bearer token")
-    how.add_argument("--concurrency", type=int, default=4, help="requests in flight (--url)")
-    how.add_argument("--threads", type=int, default=0, help="model threads (0 = all cores)")
     how.add_argument(
-        "--runtime",
-        choices=tuple(RUNTIMES),
-        help=f"in-process model runtime (default {DEFAULT_RUNTIME}, as for serve)",
-    )
-    how.add_argument(
-        "--precision",
-        choices=tuple(PRECISIONS),
-        help="fp32 (default; exact) or int8 (openvino; refused below --min-quality)",
-    )
-    how.add_argument("--calibration", metavar="FILE", help="int8: calibration texts, one a line")
-    how.add_argument(
-        "--min-quality", metavar="COS,TOP10", help="int8: the quality gate (0.995,0.95)"
+        "--concurrency",
+        type=int,
+        default=_job_default("concurrency"),
+        help="requests in flight (--url; default: %(default)s)",
     )
     how.add_argument(
         "--ray",
@@ -65,12 +58,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     out.add_argument(
         "--format",
         dest="output_format",
-        default="parquet",
-        choices=("parquet", "jsonl.gz"),
-        help="shard format",
+        default=_job_default("output_format"),
+        choices=_output_formats(),
+        help="shard format (default: %(default)s)",
     )
-    out.add_argument("--batch-rows", type=int, default=1024, help="rows read and embedded at once")
-    out.add_argument("--shard-rows", type=int, default=50_000, help="rows per shard")
+    out.add_argument(
+        "--batch-rows",
+        type=int,
+        default=_job_default("batch_rows"),
+        help="rows read and embedded at once (default: %(default)s)",
+    )
+    out.add_argument(
+        "--shard-rows",
+        type=int,
+        default=_job_default("shard_rows"),
+        help="rows per shard (default: %(default)s)",
+    )
     out.add_argument("--overwrite", action="store_true", help="start the output folder afresh")
     hub = p.add_argument_group("pushing to a hub")
     hub.add_argument("--push", metavar="NS/NAME", help="upload the dataset to this repo")
@@ -80,7 +83,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     report = p.add_argument_group("reporting")
     report.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     report.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    add_data_dir(p)
     p.set_defaults(func=run)
 
 
@@ -90,17 +92,35 @@ def _formats() -> tuple[str, ...]:
     return FORMATS
 
 
+def _output_formats() -> tuple[str, ...]:
+    from embedhub.bulk.publish import OUTPUT_FORMATS
+
+    return OUTPUT_FORMATS
+
+
+def _text_column() -> str:
+    from embedhub.bulk.inputs import TEXT_COLUMN
+
+    return TEXT_COLUMN
+
+
+def _job_default(name: str) -> object:
+    """JobConfig's default: the one place a bulk option's default is written."""
+    from embedhub.bulk import JobConfig
+
+    return JobConfig.__dataclass_fields__[name].default
+
+
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from embedhub.bulk import BulkError, JobConfig
     from embedhub.bulk import run as run_job
 
-    try:
-        model = parse_model(args.model)
-    except ValueError as exc:
-        print(f"embedhub embed: error: {exc}", file=sys.stderr)
+    settings = settings_from_args(args)  # a bad value: one line and exit 2 (cli.main)
+    if len(settings.models) != 1:
+        ids = [m.model_id for m in settings.models]
+        print(f"embedhub embed: error: give one --model, got {ids}", file=sys.stderr)
         return 2
-    runtime = _runtime_choice(args)
     try:
         cfg = JobConfig(
             inputs=args.inputs,
@@ -109,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
             template=args.template,
             id_column=args.id_column,
             embedding_column=args.embedding_column,
-            model=model,
+            model=settings.models[0],
+            settings=settings,
             url=args.url,
             token=args.token,
             ray=args.ray,
@@ -120,8 +141,6 @@ def run(args: argparse.Namespace) -> int:
             output_format=args.output_format,
             batch_rows=args.batch_rows,
             shard_rows=args.shard_rows,
-            threads=args.threads,
-            runtime=runtime,
             concurrency=args.concurrency,
             overwrite=args.overwrite,
             quiet=args.quiet,
@@ -135,22 +154,6 @@ def run(args: argparse.Namespace) -> int:
         return 2
     _report(summary, as_json=args.json)
     return 0
-
-
-def _runtime_choice(args: argparse.Namespace):  # -> RuntimeChoice
-    """The same runtime settings, defaults and checks as `embedhub serve` (flags, then the
-    EMBEDHUB_* variables); graphs are cached in the data dir, shared with the server."""
-    from embedhub.bulk.embedders import RuntimeChoice
-    from embedhub.config import settings_from_env
-
-    s = settings_from_env(
-        data_dir=args.data_dir,
-        runtime=args.runtime,
-        precision=args.precision,
-        calibration=args.calibration,
-        min_quality=args.min_quality,
-    )
-    return RuntimeChoice(s.runtime, s.precision, s.calibration, s.quality_gate, s.onnx_cache)
 
 
 def _push(args: argparse.Namespace, folder: str) -> str:

@@ -9,7 +9,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from embedhub.cli.main import add_data_dir
+from embedhub.cli.options import add_setting_flags
 
 if TYPE_CHECKING:
     from embedhub.db import Database
@@ -21,7 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p = user.add_parser("create", help="create a user (a namespace that owns repos)")
     p.add_argument("name")
-    add_data_dir(p)
+    add_setting_flags(p, "common")
     p.set_defaults(func=create_user)
 
     org = sub.add_parser("org", help="manage organisations").add_subparsers(
@@ -36,7 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="USER",
         help="a user who may write to the organisation's repos (repeatable)",
     )
-    add_data_dir(p)
+    add_setting_flags(p, "common")
     p.set_defaults(func=create_org)
 
     p = sub.add_parser("push", help="upload a folder to a hub repo (created if missing)")
@@ -55,9 +55,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _remote_flags(p: argparse.ArgumentParser) -> None:
-    # Every command takes --data-dir; push and pull talk to a hub over HTTP and keep nothing
-    # there (huggingface_hub caches downloads under HF_HOME).
-    add_data_dir(p)
+    # No --data-dir: push and pull keep nothing of embedhub's; they talk to a hub over HTTP,
+    # and huggingface_hub keeps its login and caches under HF_HOME.
     p.add_argument("--endpoint", help="hub URL (default: $HF_ENDPOINT, else huggingface.co)")
     p.add_argument("--token", help="access token (default: $HF_TOKEN or the saved HF login)")
     p.add_argument(
@@ -70,10 +69,10 @@ def _remote_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _db(args: argparse.Namespace) -> Database:
-    from embedhub.config import settings_from_env
+    from embedhub.cli.options import settings_from_args
     from embedhub.server import open_database
 
-    return open_database(settings_from_env(data_dir=args.data_dir))
+    return open_database(settings_from_args(args))
 
 
 def create_user(args: argparse.Namespace) -> int:

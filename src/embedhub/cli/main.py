@@ -24,15 +24,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_data_dir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--data-dir",
-        default=None,
-        help="where the database, hub repos and everything else are kept "
-        "(default: $EMBEDHUB_HOME or ~/.embedhub)",
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     from embedhub.backends import RuntimeSettingError
     from embedhub.config import SettingsError

@@ -6,8 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from embedhub.cli.main import add_data_dir
-from embedhub.config import settings_from_env
+from embedhub.cli.options import add_setting_flags, settings_from_args
 from embedhub.db import NameError_
 
 
@@ -22,14 +21,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="allow writes (hub uploads) as well as reads and inference",
     )
     create.add_argument("--label", default="cli", help="a note to tell tokens apart")
-    add_data_dir(create)
+    add_setting_flags(create, "common")
     create.set_defaults(func=create_token)
 
 
 def create_token(args: argparse.Namespace) -> int:
     from embedhub.server import open_database
 
-    db = open_database(settings_from_env(data_dir=args.data_dir))
+    db = open_database(settings_from_args(args))
     try:
         if db.create_user(args.name, exist_ok=True):
             print(f"created user {args.name}", file=sys.stderr)
