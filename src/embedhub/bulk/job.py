@@ -5,27 +5,19 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections import deque
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 
 from embedhub.bulk import inputs
 from embedhub.bulk.card import make_card
-from embedhub.bulk.embedders import (
-    Embedder,
-    EmbedderInfo,
-    LocalEmbedder,
-    RemoteEmbedder,
-)
+from embedhub.bulk.embedders import Embedder, LocalEmbedder, RemoteEmbedder
 from embedhub.bulk.errors import BulkError
-from embedhub.bulk.plan import DoneSet, Planner
-from embedhub.bulk.progress import Progress, make_progress
+from embedhub.bulk.local import HereExecutor
 from embedhub.bulk.publish import OUTPUT_FORMATS, publish
-from embedhub.bulk.rows import ID_COLUMN, ROW_COLUMN, TextSpec, annotate, check_columns
+from embedhub.bulk.rows import TextSpec, check_columns
+from embedhub.bulk.runner import Executor, stream
 from embedhub.bulk.sink import Sink, rewrite_stale
 from embedhub.bulk.store import WORK_DIR, WorkDir
 from embedhub.config import DEFAULT_MODEL_ID, Settings, settings_from_env
@@ -92,19 +84,33 @@ def run(cfg: JobConfig, embedder: Embedder | None = None) -> Summary:
     prepare_output(cfg.output, cfg.overwrite)
     work = WorkDir(cfg.output)
     try:
-        if cfg.ray is not None:
-            try:
-                from embedhub.bulk.ray_mode import run_ray
-            except ImportError as exc:
-                raise BulkError(
-                    f"--ray needs Ray Data: pip install 'embedhub[ray]' ({exc})"
-                ) from exc
-            sink, info = run_ray(cfg, spec, files, schema, work)
-        else:
-            sink, info = _run_here(cfg, spec, files, schema, work, embedder)
-        return _finish(cfg, work, sink, info, started)
+        executor = _executor(cfg, spec, embedder)
+        try:
+            sink = stream(cfg, spec, files, schema, work, executor)
+        finally:
+            executor.close()
+        return _finish(cfg, work, sink, executor, started)
     finally:
         work.close()
+
+
+def _executor(cfg: JobConfig, spec: TextSpec, embedder: Embedder | None) -> Executor:
+    if cfg.ray is not None:
+        try:
+            from embedhub.bulk.ray_mode import RayExecutor
+        except ImportError as exc:
+            raise BulkError(f"--ray needs Ray Data: pip install 'embedhub[ray]' ({exc})") from exc
+        return RayExecutor(cfg, spec)
+    mode = "remote" if cfg.url else "in-process"
+    if embedder is not None:
+        return HereExecutor(embedder, spec, cfg.batch_rows, mode=mode, own=False)
+    if cfg.url:
+        embedder = RemoteEmbedder(
+            cfg.url, cfg.model.model_id, token=cfg.token, concurrency=cfg.concurrency
+        )
+    else:
+        embedder = LocalEmbedder(cfg.model, settings=model_settings(cfg))
+    return HereExecutor(embedder, spec, cfg.batch_rows, mode=mode, own=True)
 
 
 def model_settings(cfg: JobConfig) -> Settings:
@@ -156,97 +162,10 @@ def prepare_output(output: Path, overwrite: bool) -> None:
     output.mkdir(parents=True, exist_ok=True)
 
 
-def _settings(cfg: JobConfig, spec: TextSpec) -> dict[str, str]:
-    return {
-        "model": cfg.model.model_id,
-        "text": spec.template or spec.column or "",
-        "command": cfg.command,
-    }
-
-
-# --- in-process and remote --------------------------------------------------------------------
-def _run_here(cfg, spec, files, schema, work, embedder) -> tuple[Sink, EmbedderInfo]:
-    run_no = work.begin_run(_settings(cfg, spec))
-    done = DoneSet(work.done_keys())
-    own = embedder is None
-    if embedder is None:
-        embedder = _make_embedder(cfg)
-    sink = _new_sink(cfg, spec, work, done, run_no)
-    progress = make_progress(
-        quiet=cfg.quiet, total_rows=_known_rows(files), total_bytes=_file_bytes(files)
-    )
-    try:
-        t0 = time.monotonic()
-        batches = _annotated(files, schema, spec, cfg.batch_rows, progress)
-        for result in _embedded(batches, Planner(done), embedder):
-            embedded = sink.consume(result)
-            progress.advance(result.num_rows, embedded, sink.current_part)
-        sink.close()
-        sink.counts.stream_seconds = time.monotonic() - t0
-    except BaseException:
-        sink.abandon()
-        raise
-    finally:
-        progress.close()
-        if own:
-            embedder.close()
-    sink.counts.retries = getattr(embedder, "retries", 0)
-    return sink, embedder.info
-
-
-def _make_embedder(cfg: JobConfig) -> Embedder:
-    if cfg.url:
-        return RemoteEmbedder(
-            cfg.url, cfg.model.model_id, token=cfg.token, concurrency=cfg.concurrency
-        )
-    return LocalEmbedder(cfg.model, settings=model_settings(cfg))
-
-
-def _new_sink(cfg: JobConfig, spec: TextSpec, work: WorkDir, done: DoneSet, run_no: int) -> Sink:
-    return Sink(
-        work,
-        done,
-        run=run_no,
-        id_column=spec.id_column or ID_COLUMN,
-        embedding_column=spec.embedding_column,
-        shard_rows=cfg.shard_rows,
-    )
-
-
-def _annotated(files, schema, spec, batch_rows, progress: Progress) -> Iterator:
-    row = 0
-    for f in files:
-        for batch in inputs.read_batches(f, batch_rows, schema, progress.add_bytes):
-            numbers = pa.array(range(row, row + batch.num_rows), pa.int64())
-            row += batch.num_rows
-            yield annotate(batch.append_column(ROW_COLUMN, numbers), spec, str(f))
-
-
-def _embedded(batches, planner: Planner, embedder: Embedder) -> Iterator[pa.Table]:
-    """Results in input order, with up to three batches in flight: while the model works on
-    one, the next is read, hashed and queued, so the engine never waits for the reader."""
-    dimension = embedder.info.dimension
-    with ThreadPoolExecutor(2, thread_name_prefix="embed") as pool:
-        inflight: deque = deque()
-        for ann in batches:
-            inflight.append(planner.plan(ann, lambda texts: pool.submit(embedder.embed, texts)))
-            if len(inflight) >= 3:
-                yield planner.finish(inflight.popleft(), dimension)
-        while inflight:
-            yield planner.finish(inflight.popleft(), dimension)
-
-
-def _known_rows(files: list[inputs.InputFile]) -> int | None:
-    counts = [inputs.row_count(f) for f in files]
-    return None if None in counts else sum(counts)  # type: ignore[arg-type]
-
-
-def _file_bytes(files: list[inputs.InputFile]) -> int:
-    return sum(f.path.stat().st_size for f in files)
-
-
 # --- the end of every run ---------------------------------------------------------------------
-def _finish(cfg: JobConfig, work: WorkDir, sink: Sink, info: EmbedderInfo, started) -> Summary:
+def _finish(
+    cfg: JobConfig, work: WorkDir, sink: Sink, executor: Executor, started: float
+) -> Summary:
     run_no = sink.run
     duplicates = work.duplicate_ids(run_no)
     if duplicates:
@@ -256,7 +175,7 @@ def _finish(cfg: JobConfig, work: WorkDir, sink: Sink, info: EmbedderInfo, start
     schema = sink.schema
     assert schema is not None
     total = work.row_count()
-    info = replace(info, dimension=schema.field(sink.embedding_column).type.list_size)
+    info = executor.info()
     card = make_card(
         schema=schema,
         rows=total,
@@ -273,7 +192,7 @@ def _finish(cfg: JobConfig, work: WorkDir, sink: Sink, info: EmbedderInfo, start
     seconds = time.monotonic() - started
     return Summary(
         output=str(cfg.output),
-        mode="ray" if cfg.ray is not None else ("remote" if cfg.url else "in-process"),
+        mode=executor.mode,
         model=info.model_id,
         dimension=info.dimension,
         rows=c.rows,

@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
+from collections.abc import Iterator
 from concurrent.futures import Future
 from functools import partial
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import ray
@@ -26,61 +27,76 @@ from embedhub.bulk import inputs
 from embedhub.bulk.embedders import EmbedderInfo, LocalEmbedder
 from embedhub.bulk.errors import BulkError
 from embedhub.bulk.plan import DoneSet, Planner
-from embedhub.bulk.progress import make_progress
-from embedhub.bulk.rows import ROW_COLUMN, TextSpec, annotate
+from embedhub.bulk.progress import Progress
+from embedhub.bulk.rows import TextSpec, annotate
+from embedhub.bulk.runner import numbered
 from embedhub.config import Settings, settings_from_env
 from embedhub.models import ModelNotFound, resolve_model
 from embedhub.types import ModelSpec
 
+if TYPE_CHECKING:
+    from embedhub.bulk.job import JobConfig
 
-def run_ray(cfg, spec: TextSpec, files, schema: pa.Schema, work):
-    from embedhub.bulk.job import _new_sink, _settings
 
-    _connect(cfg)
-    run_no = work.begin_run(_settings(cfg, spec))
-    done = DoneSet(work.done_keys())
-    counts = _row_counts(files, spec)
-    settings = cfg.settings or settings_from_env()  # the actors get the driver's
-    threads = settings.threads or 2
-    actors = cfg.actors or max(1, int(ray.cluster_resources().get("CPU", 1)) // threads)
-    results = ray.data.read_datasource(_Files(files, schema, counts, cfg.batch_rows)).map_batches(
-        _EmbedActor,
-        fn_constructor_kwargs={
-            "model": cfg.model,
-            "spec": spec,
-            "done": [ray.put(done.keys)],  # in a list: Ray passes the reference through
-            "settings": settings,
-            "threads": threads,
-        },
-        batch_size=cfg.batch_rows,
-        batch_format="pyarrow",
-        compute=ActorPoolStrategy(size=actors),
-        # One CPU reserved per actor although it runs `threads` threads: the read tasks
-        # need a slot too, and they mostly wait on the actors.
-        num_cpus=1,
-    )
-    sink = _new_sink(cfg, spec, work, done, run_no)
-    total = sum(counts) if None not in counts else None
-    progress = make_progress(quiet=cfg.quiet, total_rows=total, total_bytes=None)
-    try:
-        t0 = time.monotonic()
-        for batch in results.iter_batches(batch_size=None, batch_format="pyarrow"):
-            embedded = sink.consume(batch)
-            progress.advance(batch.num_rows, embedded, sink.current_part)
-        sink.close()
-        sink.counts.stream_seconds = time.monotonic() - t0
-    except ray.exceptions.RayError as exc:
-        sink.abandon()
-        cause = getattr(exc, "cause", None)
-        if isinstance(cause, BulkError):
-            raise BulkError(cause.message) from None
-        raise BulkError(f"the Ray job failed: {str(exc).strip().splitlines()[-1]}") from exc
-    except BaseException:
-        sink.abandon()
-        raise
-    finally:
-        progress.close()
-    return sink, _model_info(cfg.model)
+class RayExecutor:
+    mode = "ray"
+    retries = 0
+
+    def __init__(self, cfg: JobConfig, spec: TextSpec) -> None:
+        self.cfg, self.spec = cfg, spec
+        self.settings = cfg.settings or settings_from_env()  # the actors get the driver's
+        self.normalizes = _normalizes(cfg.model)  # checks the model exists before Ray starts
+        self.dimension: int | None = None
+        self.counts: list[int | None] = []
+
+    def totals(self, files: list[inputs.InputFile]) -> tuple[int | None, int | None]:
+        self.counts = _row_counts(files, self.spec)
+        return (sum(c or 0 for c in self.counts) if None not in self.counts else None), None
+
+    def results(
+        self, files: list[inputs.InputFile], schema: pa.Schema, done: DoneSet, progress: Progress
+    ) -> Iterator[pa.Table]:
+        _connect(self.cfg)
+        try:
+            for batch in self._dataset(files, schema, done).iter_batches(
+                batch_size=None, batch_format="pyarrow"
+            ):
+                self.dimension = batch.schema.field("__embedding").type.list_size
+                yield batch
+        except ray.exceptions.RayError as exc:
+            cause = getattr(exc, "cause", None)
+            if isinstance(cause, BulkError):
+                raise BulkError(cause.message) from None
+            raise BulkError(f"the Ray job failed: {str(exc).strip().splitlines()[-1]}") from exc
+
+    def _dataset(self, files, schema: pa.Schema, done: DoneSet):  # -> ray.data.Dataset
+        threads = self.settings.threads or 2
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        actors = self.cfg.actors or max(1, cpus // threads)
+        source = _Files(files, schema, self.counts, self.cfg.batch_rows)
+        return ray.data.read_datasource(source).map_batches(
+            _EmbedActor,
+            fn_constructor_kwargs={
+                "model": self.cfg.model,
+                "spec": self.spec,
+                "done": [ray.put(done.keys)],  # in a list: Ray passes the reference through
+                "settings": self.settings,
+                "threads": threads,
+            },
+            batch_size=self.cfg.batch_rows,
+            batch_format="pyarrow",
+            compute=ActorPoolStrategy(size=actors),
+            # One CPU reserved per actor although it runs `threads` threads: the read tasks
+            # need a slot too, and they mostly wait on the actors.
+            num_cpus=1,
+        )
+
+    def info(self) -> EmbedderInfo:
+        """The dimension is the actors' (seen in their results): the driver loads no weights."""
+        return EmbedderInfo(self.cfg.model.model_id, self.dimension or 0, self.normalizes, "Ray")
+
+    def close(self) -> None:
+        pass
 
 
 def _connect(cfg) -> None:
@@ -110,9 +126,8 @@ def _row_counts(files, spec: TextSpec) -> list[int | None]:
     ]
 
 
-def _model_info(model: ModelSpec) -> EmbedderInfo:
-    """What the card says about the model, from its files (the driver loads no weights);
-    the dimension is filled in from the vectors themselves."""
+def _normalizes(model: ModelSpec) -> bool:
+    """Whether the model ends in Normalize, from its files (the driver loads no weights)."""
     try:
         path = resolve_model(model)
     except ModelNotFound as exc:
@@ -120,8 +135,7 @@ def _model_info(model: ModelSpec) -> EmbedderInfo:
     modules = (
         json.loads((path / "modules.json").read_text()) if (path / "modules.json").exists() else []
     )
-    normalizes = any(m.get("type", "").endswith("Normalize") for m in modules)
-    return EmbedderInfo(model.model_id, 0, normalizes, "Ray")
+    return any(m.get("type", "").endswith("Normalize") for m in modules)
 
 
 class _Files(Datasource):
@@ -159,11 +173,8 @@ def _offsets(counts: list[int | None]) -> list[int]:
 
 
 def _read_file(f, schema: pa.Schema, offset: int, batch_rows: int):
-    row = offset
-    for batch in inputs.read_batches(f, batch_rows, schema):
-        numbers = pa.array(range(row, row + batch.num_rows), pa.int64())
-        row += batch.num_rows
-        yield pa.Table.from_batches([batch.append_column(ROW_COLUMN, numbers)])
+    for batch in numbered(f, schema, batch_rows, offset):
+        yield pa.Table.from_batches([batch])
 
 
 class _EmbedActor:
