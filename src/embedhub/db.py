@@ -11,7 +11,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,13 +145,6 @@ class Database:
         return self._conn().execute(sql, args).fetchall()
 
     # --- users and organisations share one namespace -------------------------------------
-    def namespace_kind(self, name: str) -> str | None:
-        if self.query("SELECT 1 FROM users WHERE name = ?", (name,)):
-            return "user"
-        if self.query("SELECT 1 FROM orgs WHERE name = ?", (name,)):
-            return "org"
-        return None
-
     def create_user(self, name: str, *, exist_ok: bool = False) -> bool:
         """Returns True when the user was created, False when it existed (and exist_ok)."""
         check_name(name, "user", self.reserved_names)
@@ -165,7 +158,7 @@ class Database:
             conn.execute("INSERT INTO users VALUES (?, ?)", (name, time.time()))
         return True
 
-    def create_org(self, name: str, members: list[str] = ()) -> None:  # type: ignore[assignment]
+    def create_org(self, name: str, members: Sequence[str] = ()) -> None:
         check_name(name, "organisation", self.reserved_names)
         with self.transaction() as conn:
             if conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
