@@ -22,22 +22,32 @@ def auth(token: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
-def create_repo(server, token: str, repo_id: str, *, type_: str = "dataset",
-                private: bool = False) -> requests.Response:
+def create_repo(
+    server, token: str, repo_id: str, *, type_: str = "dataset", private: bool = False
+) -> requests.Response:
     ns, name = repo_id.split("/")
     body = {"name": name, "organization": ns, "type": type_}
     if private:
         body["visibility"] = "private"
-    return requests.post(f"{server.url}/api/repos/create", json=body, headers=auth(token),
-                         timeout=30)
+    return requests.post(
+        f"{server.url}/api/repos/create", json=body, headers=auth(token), timeout=30
+    )
 
 
-def commit(server, token: str | None, repo_id: str, lines: list[dict], *,
-           type_: str = "datasets", rev: str = "main") -> requests.Response:
+def commit(
+    server,
+    token: str | None,
+    repo_id: str,
+    lines: list[dict],
+    *,
+    type_: str = "datasets",
+    rev: str = "main",
+) -> requests.Response:
     body = "\n".join(json.dumps(line) for line in lines).encode()
     headers = {**auth(token), "Content-Type": "application/x-ndjson"}
-    return requests.post(f"{server.url}/api/{type_}/{repo_id}/commit/{rev}", data=body,
-                         headers=headers, timeout=60)
+    return requests.post(
+        f"{server.url}/api/{type_}/{repo_id}/commit/{rev}", data=body, headers=headers, timeout=60
+    )
 
 
 def header(summary: str = "test commit", **extra: Any) -> dict:
@@ -57,16 +67,24 @@ def write_parquet_dataset(folder: Path, shards: int = 2, rows_per_shard: int = 5
     (folder / "README.md").write_text("---\nlicense: mit\n---\n# test embeddings\n")
     rows = []
     for s in range(shards):
-        part = [{"id": s * rows_per_shard + i, "text": f"row {s}-{i}",
-                 "embedding": [float(s), float(i), 0.5]} for i in range(rows_per_shard)]
+        part = [
+            {
+                "id": s * rows_per_shard + i,
+                "text": f"row {s}-{i}",
+                "embedding": [float(s), float(i), 0.5],
+            }
+            for i in range(rows_per_shard)
+        ]
         rows.extend(part)
-        pq.write_table(pa.Table.from_pylist(part),
-                       folder / "data" / f"train-{s:05d}-of-{shards:05d}.parquet")
+        pq.write_table(
+            pa.Table.from_pylist(part), folder / "data" / f"train-{s:05d}-of-{shards:05d}.parquet"
+        )
     return rows
 
 
-def run_client(server, script: str, tmp_path: Path, *, env: dict[str, str] | None = None,
-               timeout: int = 300) -> Any:
+def run_client(
+    server, script: str, tmp_path: Path, *, env: dict[str, str] | None = None, timeout: int = 300
+) -> Any:
     """Run `script` with a fresh interpreter pointed at `server`; it must print one JSON value
     as its last stdout line, which is returned."""
     home = tmp_path / f"hf-home-{uuid.uuid4().hex[:6]}"
@@ -84,7 +102,11 @@ def run_client(server, script: str, tmp_path: Path, *, env: dict[str, str] | Non
     full_env.pop("HF_TOKEN", None)
     proc = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(script)],
-        env=full_env, capture_output=True, text=True, timeout=timeout, cwd=tmp_path,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, f"client script failed:\n{proc.stdout}\n{proc.stderr[-6000:]}"
     return json.loads(proc.stdout.strip().splitlines()[-1])

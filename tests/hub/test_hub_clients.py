@@ -26,7 +26,9 @@ def test_upload_folder_default_client_then_read_back(server, tmp_path, uid):
     rows = write_parquet_dataset(folder)
     (folder / "blobs").mkdir()
     (folder / "blobs" / "big.bin").write_bytes(os.urandom(11 * MB))
-    result = run_client(server, f"""
+    result = run_client(
+        server,
+        f"""
         import hashlib, json
         from huggingface_hub import HfApi, hf_hub_download
         from datasets import load_dataset
@@ -54,12 +56,18 @@ def test_upload_folder_default_client_then_read_back(server, tmp_path, uid):
             "rows": ds["train"].to_list(),
             "streamed": list(stream["train"]),
         }}))
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     assert result["xet"] is True
     assert result["urls"] == [f"{server.url}/datasets/{repo}"] * 2
-    assert result["files"] == [".gitattributes", "README.md", "blobs/big.bin",
-                               "data/train-00000-of-00002.parquet",
-                               "data/train-00001-of-00002.parquet"]
+    assert result["files"] == [
+        ".gitattributes",
+        "README.md",
+        "blobs/big.bin",
+        "data/train-00000-of-00002.parquet",
+        "data/train-00001-of-00002.parquet",
+    ]
     assert result["big_sha"] == sha256(folder / "blobs" / "big.bin")
     assert result["branches"] == [["main", result["oid"]]]
     assert result["commits"][-1] == "initial commit" and len(result["commits"]) == 2
@@ -70,8 +78,12 @@ def test_upload_folder_default_client_then_read_back(server, tmp_path, uid):
     tree = requests.get(f"{server.url}/api/datasets/{repo}/tree/main/blobs", timeout=10).json()
     assert tree[0]["lfs"]["oid"] == result["big_sha"] and tree[0]["size"] == 11 * MB
     bare = server.data_dir / "hub" / "datasets" / f"reg{uid}" / "embeddings.git"
-    pointer = subprocess.run(["git", f"--git-dir={bare}", "cat-file", "-p",
-                              "main:blobs/big.bin"], capture_output=True, text=True, check=True)
+    pointer = subprocess.run(
+        ["git", f"--git-dir={bare}", "cat-file", "-p", "main:blobs/big.bin"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert f"oid sha256:{result['big_sha']}" in pointer.stdout
     obj = server.data_dir / "lfs" / "objects" / result["big_sha"][:2] / result["big_sha"][2:4]
     assert not (obj / result["big_sha"]).exists()
@@ -86,7 +98,9 @@ def test_lfs_mode_without_xet(server, tmp_path, uid):
     repo = f"lfs{uid}/big"
     big = tmp_path / "big.bin"
     big.write_bytes(os.urandom(12 * MB))
-    result = run_client(server, f"""
+    result = run_client(
+        server,
+        f"""
         import hashlib, json, os
         from huggingface_hub import HfApi, CommitOperationAdd, snapshot_download
         api = HfApi(token={token!r})
@@ -105,7 +119,10 @@ def test_lfs_mode_without_xet(server, tmp_path, uid):
                            "uploaded": op._is_uploaded, "sha": got,
                            "after_delete": after_delete,
                            "exists": api.repo_exists({repo!r}, repo_type="dataset")}}))
-    """, tmp_path, env={"HF_HUB_DISABLE_XET": "1"})
+    """,
+        tmp_path,
+        env={"HF_HUB_DISABLE_XET": "1"},
+    )
     assert result["modes"] == ["lfs", "regular"]
     assert result["uploaded"] is True
     assert result["sha"] == sha256(big)
@@ -117,7 +134,9 @@ def test_upload_file_model_repo_and_private(server, tmp_path, uid):
     token = server.token(f"mod{uid}")
     other = server.token(f"oth{uid}")
     repo = f"mod{uid}/tiny-model"
-    result = run_client(server, f"""
+    result = run_client(
+        server,
+        f"""
         import json
         from huggingface_hub import HfApi, hf_hub_download
         from huggingface_hub.errors import RepositoryNotFoundError
@@ -136,9 +155,17 @@ def test_upload_file_model_repo_and_private(server, tmp_path, uid):
                            "hidden_from_other": hidden,
                            "other_sees": HfApi(token={other!r}).repo_exists({repo!r}),
                            "anon_sees": HfApi(token=False).repo_exists({repo!r})}}))
-    """, tmp_path)
-    assert result == {"content": '{"dim": 3}', "private": True, "hidden_from_other": True,
-                      "other_sees": False, "anon_sees": False}
-    r = requests.get(f"{server.url}/{repo}/resolve/main/config.json", headers=auth(token),
-                     timeout=10)
+    """,
+        tmp_path,
+    )
+    assert result == {
+        "content": '{"dim": 3}',
+        "private": True,
+        "hidden_from_other": True,
+        "other_sees": False,
+        "anon_sees": False,
+    }
+    r = requests.get(
+        f"{server.url}/{repo}/resolve/main/config.json", headers=auth(token), timeout=10
+    )
     assert r.status_code == 200 and r.content == b'{"dim": 3}'

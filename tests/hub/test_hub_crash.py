@@ -27,8 +27,10 @@ def body() -> bytes:
 def send_raw(url: str, path: str, token: str, payload: bytes, upto: int) -> socket.socket:
     host, port = url.removeprefix("http://").split(":")
     sock = socket.create_connection((host, int(port)))
-    head = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
-            f"Content-Type: application/x-ndjson\r\nContent-Length: {len(payload)}\r\n\r\n")
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: application/x-ndjson\r\nContent-Length: {len(payload)}\r\n\r\n"
+    )
     sock.sendall(head.encode() + payload[:upto])
     return sock
 
@@ -40,8 +42,9 @@ def head_of(srv, repo_id: str) -> str:
 def check_whole_or_nothing(srv, repo_id: str, before: str) -> bool:
     """True when the commit landed (then every file is there, byte for byte)."""
     bare = srv.data_dir / "hub" / "datasets" / repo_id.split("/")[0] / "data.git"
-    fsck = subprocess.run(["git", f"--git-dir={bare}", "fsck", "--connectivity-only"],
-                          capture_output=True, text=True)
+    fsck = subprocess.run(
+        ["git", f"--git-dir={bare}", "fsck", "--connectivity-only"], capture_output=True, text=True
+    )
     assert fsck.returncode == 0, fsck.stderr
     now = head_of(srv, repo_id)
     if now == before:
@@ -93,8 +96,12 @@ def test_killed_commit_leaves_branch_whole(make_server, monkeypatch):
 
     current = head_of(srv, repo_id)
     try:
-        over = requests.post(f"{srv.url}{path}", data=chunks(), timeout=60,
-                             headers={**auth(token), "Content-Type": "application/x-ndjson"})
+        over = requests.post(
+            f"{srv.url}{path}",
+            data=chunks(),
+            timeout=60,
+            headers={**auth(token), "Content-Type": "application/x-ndjson"},
+        )
         assert over.status_code == 413
     except requests.ConnectionError:
         pass  # the server may close the connection while the client is still sending

@@ -21,20 +21,29 @@ from .helpers import create_repo, run_client
 def git_env(tmp_path: Path, git_lfs: str) -> dict[str, str]:
     home = tmp_path / "git-home"
     home.mkdir()
-    env = {**os.environ, "HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1",
-           "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": ""}
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_ASKPASS": "",
+        "SSH_ASKPASS": "",
+    }
     env.pop("GIT_CONFIG_GLOBAL", None)
-    for args in (["config", "--global", "user.name", "Tester"],
-                 ["config", "--global", "user.email", "t@example.com"],
-                 ["config", "--global", "init.defaultBranch", "main"],
-                 ["lfs", "install"]):
+    for args in (
+        ["config", "--global", "user.name", "Tester"],
+        ["config", "--global", "user.email", "t@example.com"],
+        ["config", "--global", "init.defaultBranch", "main"],
+        ["lfs", "install"],
+    ):
         subprocess.run(["git", *args], env=env, check=True, capture_output=True)
     return env
 
 
 def git(env: dict[str, str], cwd: Path, *args: str, check: bool = True):
-    proc = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
     if check:
         assert proc.returncode == 0, f"git {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
     return proc
@@ -68,8 +77,7 @@ def test_clone_lfs_push_then_load_dataset(server, tmp_path, uid, git_env):
     head = git(git_env, work, "rev-parse", "HEAD").stdout.strip()
 
     # The server holds pointers in git and the bytes in its LFS store.
-    tree = requests.get(f"{server.url}/api/datasets/{repo}/tree/main",
-                        timeout=10).json()
+    tree = requests.get(f"{server.url}/api/datasets/{repo}/tree/main", timeout=10).json()
     by_path = {e["path"]: e for e in tree}
     assert by_path["blob.gz"]["lfs"]["size"] == len((work / "blob.gz").read_bytes())
     info = requests.get(f"{server.url}/api/datasets/{repo}", timeout=10).json()
@@ -80,13 +88,18 @@ def test_clone_lfs_push_then_load_dataset(server, tmp_path, uid, git_env):
     git(git_env, tmp_path, "clone", f"{url}.git", str(again))
     assert gzip.decompress((again / "blob.gz").read_bytes()) == big
     assert (again / "data" / "train-00000.parquet").read_bytes() == (
-        work / "data" / "train-00000.parquet").read_bytes()
+        work / "data" / "train-00000.parquet"
+    ).read_bytes()
 
-    result = run_client(server, f"""
+    result = run_client(
+        server,
+        f"""
         import json
         from datasets import load_dataset
         print(json.dumps(load_dataset({repo!r})["train"].to_list()))
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     assert result == rows
 
 
@@ -123,8 +136,14 @@ def test_private_repo_clone_needs_member_token(server, tmp_path, uid, git_env):
     url = f"{server.url}/datasets/{owner}/secret"
     anon = git(git_env, tmp_path, "clone", url, str(tmp_path / "a"), check=False)
     assert anon.returncode != 0
-    stranger = git(git_env, tmp_path, "clone", with_token(url, other, other_token),
-                   str(tmp_path / "b"), check=False)
+    stranger = git(
+        git_env,
+        tmp_path,
+        "clone",
+        with_token(url, other, other_token),
+        str(tmp_path / "b"),
+        check=False,
+    )
     assert stranger.returncode != 0 and "not found" in stranger.stderr.lower()
     git(git_env, tmp_path, "clone", with_token(url, owner, token), str(tmp_path / "c"))
     assert (tmp_path / "c" / ".gitattributes").exists()
@@ -139,9 +158,13 @@ def test_gzip_request_body_to_upload_pack(server, uid):
     want = f"want {sha}\n"
     body = f"{len(want) + 4:04x}{want}00000009done\n".encode()
     r = requests.post(
-        f"{server.url}/datasets/gz{uid}/d/git-upload-pack", data=gzip.compress(body),
-        headers={"Content-Type": "application/x-git-upload-pack-request",
-                 "Content-Encoding": "gzip"}, timeout=30,
+        f"{server.url}/datasets/gz{uid}/d/git-upload-pack",
+        data=gzip.compress(body),
+        headers={
+            "Content-Type": "application/x-git-upload-pack-request",
+            "Content-Encoding": "gzip",
+        },
+        timeout=30,
     )
     assert r.status_code == 200, r.text
     assert r.headers["Content-Type"] == "application/x-git-upload-pack-result"
