@@ -25,7 +25,7 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).parent))
-from corpus import real_texts  # noqa: E402
+from corpus import real_texts
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 VARIANTS = ("torch:fp32", "onnx:fp32", "openvino:fp32", "openvino:int8")

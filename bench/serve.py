@@ -30,7 +30,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).parent))
 
-from corpus import real_texts  # noqa: E402
+from corpus import real_texts
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 ROUTE = f"/pipeline/feature-extraction/{MODEL}"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs everything the test suite needs, then runs it: lint, then pytest.
-# Used by people and by CI alike (.ci/run calls this script).
+# Installs everything the test suite needs, then runs it: the static checks (scripts/check.sh),
+# then pytest. Used by people and by CI alike (.ci/run calls this script).
+# VENV: use this virtual environment as it is instead of creating and filling .venv (e.g. a
+# git worktree sharing another checkout's environment, with PYTHONPATH=$PWD/src).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,10 +18,19 @@ if [ -n "$missing" ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 
-[ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q -e '.[test]'
+if [ -z "${VENV:-}" ]; then
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    .venv/bin/python -m pip install -q -e '.[test]'
+fi
+py="${VENV:-.venv}/bin/python"
 
-.venv/bin/ruff check src tests bench
+# A failed check still lets the tests run: one CI run reports both.
+checks=0
+bash scripts/check.sh || checks=1
 # The model ships in a pip package; nothing in the tests may reach the public Hub.
 export HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 TOKENIZERS_PARALLELISM=false
-exec .venv/bin/python -m pytest -q "$@"
+"$py" -m pytest -q "$@"
+if [ "$checks" -ne 0 ]; then
+    echo "scripts/check.sh failed (see above); the tests passed" >&2
+    exit 1
+fi

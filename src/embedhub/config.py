@@ -286,9 +286,9 @@ def parse_value(name: str, text: str | list[str], source: str) -> Any:
         if d.repeat:
             parts = text if isinstance(text, list) else text.split(",")
             return tuple((d.parse or kind)(p.strip()) for p in parts if p.strip())
+        assert isinstance(text, str)  # only a repeatable flag gives a list
         if d.parse is not None:
             return d.parse(text)
-        assert isinstance(text, str)
         if kind is bool:
             return text.strip().lower() in ("1", "true", "yes", "on")
         if kind is Path:

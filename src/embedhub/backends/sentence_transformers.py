@@ -111,10 +111,13 @@ def load_sentence_transformer(spec: ModelSpec, *, threads: int = 0) -> tuple[Any
     path = resolve_model(spec)
     model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
     modules = list(model)
+    dimension, max_seq_length = model.get_embedding_dimension(), model.max_seq_length
+    if dimension is None or max_seq_length is None:
+        raise ValueError(f"{spec.model_id}: the model states no embedding dimension or length")
     info = ModelInfo(
         model_id=spec.model_id,
-        dimension=int(model.get_embedding_dimension()),
-        max_seq_length=int(model.max_seq_length),
+        dimension=int(dimension),
+        max_seq_length=int(max_seq_length),
         normalizes=type(modules[-1]).__name__ == "Normalize",
         prompts={k: v or "" for k, v in (model.prompts or {}).items()},
         pooling=_pooling_mode(modules),

@@ -197,7 +197,7 @@ class _CountingFile(io.RawIOBase):
     """Reports bytes as they are read from disk (before gunzip), for progress and ETA."""
 
     def __init__(self, path: Path, count: Counter | None) -> None:
-        self._file = open(path, "rb")  # noqa: SIM115 - closed by close() below
+        self._file = open(path, "rb")
         self._count = count
 
     def readable(self) -> bool:
@@ -216,7 +216,7 @@ class _CountingFile(io.RawIOBase):
 
 def _open_binary(f: InputFile, count_bytes: Counter | None) -> io.BufferedIOBase:
     raw = io.BufferedReader(_CountingFile(f.path, count_bytes), _BLOCK)
-    return gzip.GzipFile(fileobj=raw, mode="rb") if f.gzipped else raw  # type: ignore[return-value]
+    return gzip.GzipFile(fileobj=raw, mode="rb") if f.gzipped else raw
 
 
 def _csv(delimiter: str):

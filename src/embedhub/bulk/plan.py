@@ -76,7 +76,7 @@ class Planner:
         plan = Plan(ann, states)
         future: Future = Future()  # stands in until the real one exists
         for i, (text, h) in enumerate(zip(ann.texts, ann.hashes, strict=True)):
-            if text is None:
+            if text is None or h is None:  # no text, so no hash
                 states[i] = EMPTY
             elif states[i] == UNCHANGED:
                 continue

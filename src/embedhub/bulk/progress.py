@@ -128,9 +128,8 @@ def make_progress(
     *, quiet: bool, total_rows: int | None, total_bytes: int | None, stream: TextIO | None = None
 ) -> Progress:
     stream = stream or sys.stderr
-    totals = {"total_rows": total_rows, "total_bytes": total_bytes}
     if quiet:
-        return Progress(**totals)
+        return Progress(total_rows=total_rows, total_bytes=total_bytes)
     if stream.isatty():
-        return RichProgress(stream, **totals)
-    return PlainProgress(stream, **totals)
+        return RichProgress(stream, total_rows=total_rows, total_bytes=total_bytes)
+    return PlainProgress(stream, total_rows=total_rows, total_bytes=total_bytes)

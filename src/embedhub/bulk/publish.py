@@ -34,7 +34,7 @@ def publish(output: Path, work: WorkDir, schema: pa.Schema, *, fmt: str, card: s
     readme.unlink(missing_ok=True)
     fsync_dir(output)
     names = [f"train-{i:05d}-of-{count:05d}.{EXTENSIONS[fmt]}" for i in range(count)]
-    sources = [work.part_path(p) for p in parts] or [None]
+    sources: list[Path | None] = [work.part_path(p) for p in parts] or [None]
     for name, source in zip(names, sources, strict=True):
         _place(source, stage / name, schema, fmt)
     fsync_dir(stage)

@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterator
 from concurrent.futures import Future
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import ray
@@ -106,7 +106,7 @@ def _connect(cfg) -> None:
     ctx.execution_options.preserve_order = True  # the same row order as the other modes
     ctx.enable_progress_bars = False  # ours is enough
     logging.getLogger("ray.data").setLevel(logging.WARNING)
-    options = {"logging_level": "WARNING", "log_to_driver": False}
+    options: dict[str, Any] = {"logging_level": "WARNING", "log_to_driver": False}
     if cfg.ray != "auto":
         ray.init(address=cfg.ray, **options)
         return

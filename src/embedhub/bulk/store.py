@@ -154,7 +154,7 @@ class WorkDir:
 def _lock(path: Path, output: Path):
     """One run per output folder: a second would delete the first one's unrecorded parts.
     The OS drops the lock when the holder dies, even by kill -9."""
-    handle = open(path, "a")  # noqa: SIM115 - held open for the whole run
+    handle = open(path, "a")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -5,7 +5,6 @@ the same parsing and checks as the EMBEDHUB_* variables."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from typing import Any
 
 from embedhub.config import (
@@ -52,10 +51,7 @@ def _is_switch(name: str) -> bool:
 
 
 def _default(name: str) -> Any:
-    f = next(f for f in dataclasses.fields(Settings) if f.name == name)
-    if f.default is not dataclasses.MISSING:
-        return f.default
-    return f.default_factory()  # type: ignore[misc]
+    return getattr(Settings(), name)
 
 
 def _help(name: str, d: Declaration) -> str:

@@ -40,7 +40,7 @@ def pick_batch(waiting: Sequence[Waiting], max_batch_tokens: int) -> list[int]:
             break
         # Prefer the neighbour that adds less padding: a shorter one costs nothing extra.
         take_left = right is None or (left is not None and longest - left <= right - longest)
-        new_longest = longest if take_left else max(longest, right)  # type: ignore[arg-type]
+        new_longest = longest if take_left or right is None else max(longest, right)
         if new_longest * (hi - lo + 1) > max_batch_tokens:
             if take_left or left is None:
                 break
