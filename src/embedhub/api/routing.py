@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute
 from starlette.types import Message, Receive, Scope, Send
 
+from embedhub.config import flag_of
 from embedhub.errors import too_large_message
 
 # Set in the scope when a route gave up because its client went away (see ApiRoute.handle).
@@ -57,7 +58,7 @@ class ApiRoute(APIRoute):
         receive = guard.receive
         if self.body_limit is not None:
             limit = int(getattr(scope["app"].state.ctx.settings, self.body_limit))
-            flag = "--" + self.body_limit.replace("_", "-")
+            flag = flag_of(self.body_limit)
             receive = _limited(receive, limit, flag, _header(scope, b"content-length"))
 
         async def send_marking(message: Message) -> None:
