@@ -92,7 +92,7 @@ def main() -> int:
     def visible(oids: list[str]) -> set[str]:
         return db.linked_objects(type_, namespace, name, oids)
 
-    problems = check_push(repo, updates, visible)  # type: ignore[arg-type]
+    problems = check_push(repo, updates, visible)
     if not problems:
         return 0
     print("embedhub refused this push:", file=sys.stderr)
