@@ -80,7 +80,7 @@ async def whoami(hub: Hub, request: Request) -> Response:
     )
 
 
-def _repo_from_body(body: dict, token_user: str | None) -> RepoId:
+def _repo_from_body(body: dict, token_user: str | None, reserved: frozenset[str]) -> RepoId:
     name = body.get("name")
     if not isinstance(name, str) or not name:
         raise bad("'name' (the repo's name) is required")
@@ -89,7 +89,7 @@ def _repo_from_body(body: dict, token_user: str | None) -> RepoId:
         namespace, name = name.split("/", 1)
     if not isinstance(namespace, str):
         raise bad("'organization' must be a string")
-    return repo_id(parse_type(body.get("type")), namespace, name)
+    return repo_id(parse_type(body.get("type")), namespace, name, reserved)
 
 
 async def create_repo(hub: Hub, request: Request) -> Response:
@@ -97,7 +97,7 @@ async def create_repo(hub: Hub, request: Request) -> Response:
     body = await json_object(request, hub.limits.json, "repos/create")
     if token is None:
         raise EmbedhubError(Kind.UNAUTHORIZED, "Creating a repo needs a write token")
-    rid = _repo_from_body(body, token.user)
+    rid = _repo_from_body(body, token.user, hub.db.reserved_names)
     private = body.get("private") is True or body.get("visibility") == "private"
     url = rid.url(base_url(hub, request))
     # 409 carries the url: huggingface_hub's create_repo(exist_ok=True) reads it.
@@ -112,7 +112,7 @@ async def create_repo(hub: Hub, request: Request) -> Response:
 async def delete_repo(hub: Hub, request: Request) -> Response:
     token = token_of(hub, request)
     body = await json_object(request, hub.limits.json, "repos/delete")
-    rid = _repo_from_body(body, token.user if token else None)
+    rid = _repo_from_body(body, token.user if token else None, hub.db.reserved_names)
     hub.writable(rid, token)
     await in_thread(hub.delete, rid)
     return json({})

@@ -54,10 +54,14 @@ def repo_type(value: str | None, *, plural: bool = False) -> str:
     raise bad(f"Unknown repo type {value!r}: use one of {allowed}")
 
 
-def repo_id(type_: str, namespace: str, name: str) -> RepoId:
+def repo_id(
+    type_: str, namespace: str, name: str, reserved: frozenset[str] = frozenset()
+) -> RepoId:
+    """`reserved`: names the server routes on (Database.reserved_names), refused too where a
+    repo is made; elsewhere such a repo can't exist, so a lookup just finds nothing."""
     try:
-        check_name(namespace, "namespace")
-        check_name(name, "repo")
+        check_name(namespace, "namespace", reserved)
+        check_name(name, "repo", reserved)
     except NameError_ as exc:
         raise bad(str(exc)) from None
     return RepoId(type_, namespace, name)
