@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI
 
 from embedhub.api.app import Mount, api_routers, create_app, top_level_names
 from embedhub.api.metrics import Metrics
-from embedhub.backends import load_backend
+from embedhub.backends import configured_backend
 from embedhub.config import Settings
 from embedhub.db import Database
 from embedhub.engine import Engine, plan_workers
@@ -24,16 +24,7 @@ def load_engines(settings: Settings, metrics: Metrics) -> dict[str, Engine]:
     engines: dict[str, Engine] = {}
     workers, threads = plan_workers(settings.threads, settings.workers)
     for spec in settings.models:  # Settings made sure each id is there once
-        backend = load_backend(
-            spec,
-            runtime=settings.runtime,
-            threads=threads,
-            workers=workers,
-            cache_dir=settings.onnx_cache,
-            precision=settings.precision,
-            calibration=settings.calibration,
-            gate=settings.quality_gate,
-        )
+        backend = configured_backend(spec, settings, threads=threads, workers=workers)
         engines[spec.model_id] = Engine(
             backend,
             max_batch_tokens=settings.max_batch_tokens,
