@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -165,7 +166,7 @@ def _fetch_info(hub: Hub, base: str, slices: list[Slice]) -> dict[str, list[dict
         by_xorb.setdefault(s.xorb.hash, []).append(s)
     out: dict[str, list[dict]] = {}
     for h, group in by_xorb.items():
-        name, runs = hashes.to_hex(h), []
+        name, runs = hashes.to_hex(h), list[Slice]()
         for s in sorted(group, key=lambda s: s.start):
             if runs and s.start <= runs[-1].end:
                 runs[-1] = Slice(s.xorb, runs[-1].start, max(runs[-1].end, s.end))
@@ -238,7 +239,7 @@ def _file_range(path: str, start: int, end: int, piece: int = 1024 * 1024):
 
 GET = ["GET", "HEAD"]
 # Declared with the hub's other routes (hub/routes.py adds these to its table).
-ROUTES = [
+ROUTES: list[tuple[str, Callable[..., Coroutine[Any, Any, Response]], list[str]]] = [
     (PREFIX + "/v1/xorbs/{prefix}/{xorb}", upload_xorb, ["POST"]),
     (PREFIX + "/v1/shards", upload_shard, ["POST"]),
     (PREFIX + "/v1/reconstructions/{file_id}", reconstruction, GET),

@@ -155,7 +155,7 @@ class Index:
         terms = self._conn().execute(
             "SELECT xorb, start, stop FROM terms WHERE file = ? ORDER BY idx", (h,)
         )
-        return FileRecord(h, row[0], row[1], [tuple(t) for t in terms])  # type: ignore[misc]
+        return FileRecord(h, row[0], row[1], [tuple(t) for t in terms])
 
     def files_with_sha256(self, sha256: str) -> list[bytes]:
         rows = self._conn().execute("SELECT hash FROM files WHERE sha256 = ?", (sha256,))
