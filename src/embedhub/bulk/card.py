@@ -4,6 +4,7 @@ split sizes) and a short description of how the embeddings were made."""
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import datasets
 import pyarrow as pa
@@ -37,6 +38,8 @@ def make_card(
         text=text,
         id_column=id_column,
     )
+    # What search needs to embed a query the same way, under its own key in the card's YAML.
+    extra: dict[str, Any] = {BLOCK: meta.to_dict()}
     data = DatasetCardData(
         configs=[
             {
@@ -45,7 +48,7 @@ def make_card(
             }
         ],
         tags=["embeddings", "embedhub"],
-        **{BLOCK: meta.to_dict()},  # what search needs to embed a query the same way
+        **extra,
     )
     info = DatasetInfo(features=datasets.Features.from_arrow_schema(schema))
     splits = SplitDict()

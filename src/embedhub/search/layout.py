@@ -42,7 +42,7 @@ def layout(paths: list[str], card_data: dict[str, Any]) -> list[SplitLayout]:
     """Every (config, split) with its data files; the default config first."""
     resolver = _Resolver(paths)
     try:
-        configs = MetadataConfigs.from_dataset_card_data(card_data)  # type: ignore[arg-type]
+        configs = MetadataConfigs.from_dataset_card_data(card_data)
         default = configs.get_default_config_name() if configs else None
     except (ValueError, TypeError) as exc:
         raise LayoutError(f"The card's `configs:` block is invalid: {exc}") from None

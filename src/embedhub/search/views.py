@@ -9,6 +9,7 @@ Each file is an artefact (see artefacts.py): complete and checked, or rebuilt.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,7 +79,7 @@ class View:
     def num_rows(self) -> int:
         return self.rows.num_rows
 
-    def take(self, indices: list[int], vector_columns: list[str] = ()) -> list[dict]:
+    def take(self, indices: list[int], vector_columns: Sequence[str] = ()) -> list[dict]:
         """Rows as dicts, in the order asked, columns in the split's order."""
         table = self.rows.take(pa.array(indices, pa.int64()))
         out = table.to_pylist()

@@ -16,6 +16,7 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from embedhub.api.errors import WIRE
 from embedhub.config import Settings
 from embedhub.db import Database
 from embedhub.errors import EmbedhubError
@@ -104,7 +105,7 @@ class Web:
         return HTMLResponse(html, status_code=status, headers=headers)
 
     def error_page(self, request: Request, visitor: Visitor, err: EmbedhubError) -> Response:
-        status = err.kind.status
+        status = WIRE[err.kind].status  # the status the API gives the same failure
         response = self.page(
             request, visitor, "error.html", status, status_code=status, message=err.message
         )
