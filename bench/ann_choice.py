@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from vectors import clustered, exact_top, recall  # noqa: E402
+from vectors import clustered, exact_top, recall
 
 K = 10
 

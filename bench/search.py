@@ -36,8 +36,8 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
-from servers import EMBEDHUB, start_server, stop_server  # noqa: E402
-from vectors import clustered, exact_top, recall  # noqa: E402
+from servers import EMBEDHUB, start_server, stop_server
+from vectors import clustered, exact_top, recall
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 WORDS = "river market engine garden winter music number letter window silver".split()

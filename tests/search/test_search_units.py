@@ -26,7 +26,7 @@ from embedhub.search.views import ROWS, open_view
 from embedhub.search.where import WhereError, compile_where, matching_rows
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
-from vectors import clustered, exact_top, recall  # noqa: E402
+from vectors import clustered, exact_top, recall
 
 # --- where ----------------------------------------------------------------------------------
 PEOPLE = pa.table(

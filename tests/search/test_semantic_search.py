@@ -22,7 +22,7 @@ from servers import EMBEDHUB, Server, start_server, stop_server
 from tests.search.helpers import MODEL, viewer
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
-from corpus import real_texts  # noqa: E402
+from corpus import real_texts
 
 QUERIES = [
     "how do I define a function",
