@@ -288,8 +288,9 @@ async def preupload(hub: Hub, request: Request, rid: RepoId, rev: str) -> Respon
         # One tree lookup for the files asked about and the LFS rules beside them.
         known = {e.path: e for e in repo.entries(sha, [*(p for p, _ in wanted), ".gitattributes"])}
         attrs = known.get(".gitattributes")
-        small = attrs is not None and attrs.size <= 1 << 20
-        text = repo.read_blobs([attrs.sha]).get(attrs.sha, b"") if small else b""
+        text = b""
+        if attrs is not None and attrs.size <= 1 << 20:
+            text = repo.read_blobs([attrs.sha]).get(attrs.sha, b"")
         rules = lfs_rules(text.decode(errors="replace"))
         out = []
         for path, size in wanted:

@@ -66,8 +66,7 @@ def apply(
             else:
                 blob_sources.append((staged.path, staged.tmp))
         for path, oid, size in req.lfs_files:
-            pointer = _lfs_pointer(objects, path, oid, size)
-            blob_sources.append((path, _write(scratch, pointer)))
+            blob_sources.append((path, _write(scratch, _lfs_pointer(objects, path, oid, size))))
         shas = repo.write_blobs([src for _, src in blob_sources])
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

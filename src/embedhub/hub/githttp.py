@@ -136,8 +136,11 @@ async def _run(
         proc.kill()
         raise
 
+    stdout = proc.stdout
+    assert stdout is not None  # started with stdout=PIPE
+
     async def body() -> AsyncIterator[bytes]:
-        while chunk := await proc.stdout.read(CHUNK):
+        while chunk := await stdout.read(CHUNK):
             yield chunk
         await feeder
         code, err = await proc.wait(), await errors

@@ -29,7 +29,8 @@ GET = ["GET", "HEAD"]
 
 class _Choice(Convertor[str]):
     def __init__(self, *choices: str) -> None:
-        self.regex = "|".join(choices)
+        # Starlette reads the pattern from the instance; each choice set has its own.
+        self.regex = "|".join(choices)  # type: ignore[misc]
 
     def convert(self, value: str) -> str:
         return value

@@ -43,7 +43,10 @@ def build(vec: Vectors, dest: Path, *, threads: int, progress: Callable[[float],
     faiss.omp_set_num_threads(threads)  # this thread's builds only
     n = vec.matrix.shape[0]
     index = faiss.IndexHNSWSQ(
-        vec.dim, faiss.ScalarQuantizer.QT_fp16, CONNECTIVITY, faiss.METRIC_INNER_PRODUCT
+        vec.dim,
+        faiss.ScalarQuantizer.QT_fp16,
+        CONNECTIVITY,
+        faiss.METRIC_INNER_PRODUCT,
     )
     index.hnsw.efConstruction = EXPANSION_ADD
     index.train(np.zeros((1, vec.dim), np.float32))  # float16 needs no training data

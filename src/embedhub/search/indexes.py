@@ -230,7 +230,7 @@ class Indexes:
             superseded = (
                 before is not None and before != folder and before not in self._latest.values()
             )
-            if superseded:
+            if before is not None and superseded:
                 self._superseded[before] = time.monotonic()
             self._superseded.pop(folder, None)
         if superseded:

@@ -9,7 +9,9 @@ NULL, IN (literals) and [NOT] LIKE / ILIKE on text."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -20,7 +22,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 MAX_WHERE_LENGTH = 4096
-_COMPARE = {
+_COMPARE: dict[type, Callable[[Any, Any], Any]] = {
     exp.EQ: lambda a, b: a == b,
     exp.NEQ: lambda a, b: a != b,
     exp.GT: lambda a, b: a > b,
@@ -77,7 +79,9 @@ class _Compiler:
         self.schema = schema
         self.used: list[str] = []
 
-    def condition(self, node: exp.Expression) -> ds.Expression:
+    # sqlglot's node attributes (left, right, this) are typed loosely and differently across
+    # its releases: nodes are taken as Any here and checked with isinstance.
+    def condition(self, node: Any) -> ds.Expression:
         if isinstance(node, exp.Paren):
             return self.condition(node.this)
         if isinstance(node, exp.And):
