@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS repos (
     name TEXT NOT NULL,
     private INTEGER NOT NULL DEFAULT 0,
     created_at REAL NOT NULL,
+    updated_at REAL,  -- the last commit, push or ref change (NULL: never since created)
     PRIMARY KEY (type, namespace, name)
 );
 -- Which content-addressed objects (sha256 of a file's bytes: LFS, later Xet) a repo may read:
@@ -91,6 +92,19 @@ class RepoRow:
     name: str
     private: bool
     created_at: float
+    updated_at: float
+
+    @property
+    def id(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+REPO_COLUMNS = "type, namespace, name, private, created_at, COALESCE(updated_at, created_at)"
+
+
+def _repo_row(row: tuple) -> RepoRow:
+    t, ns, n, private, created, updated = row
+    return RepoRow(t, ns, n, bool(private), created, updated)
 
 
 def hash_token(token: str) -> str:
@@ -119,6 +133,18 @@ class Database:
         self._local = threading.local()
         # executescript commits on its own; the schema is idempotent (IF NOT EXISTS).
         self._conn().executescript(SCHEMA)
+        self._add_column("repos", "updated_at", "REAL")
+
+    def _add_column(self, table: str, column: str, kind: str) -> None:
+        """A column added after a database was made (two servers starting at once may both
+        try: the loser's "duplicate column" is fine)."""
+        columns = {row[1] for row in self.query(f"PRAGMA table_info({table})")}
+        if column not in columns:
+            try:
+                self._conn().execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            except sqlite3.OperationalError as exc:
+                if "duplicate column" not in str(exc):
+                    raise
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -201,23 +227,66 @@ class Database:
     # --- repos -------------------------------------------------------------------------------
     def get_repo(self, type_: str, namespace: str, name: str) -> RepoRow | None:
         rows = self.query(
-            "SELECT type, namespace, name, private, created_at FROM repos "
-            "WHERE type = ? AND namespace = ? AND name = ?",
+            f"SELECT {REPO_COLUMNS} FROM repos WHERE type = ? AND namespace = ? AND name = ?",
             (type_, namespace, name),
         )
-        if not rows:
-            return None
-        t, ns, n, private, created = rows[0]
-        return RepoRow(t, ns, n, bool(private), created)
+        return _repo_row(rows[0]) if rows else None
 
     def create_repo(self, type_: str, namespace: str, name: str, *, private: bool) -> bool:
         """False when the repo already exists (the row is left as it is)."""
         with self.transaction() as conn:
+            return self._insert_repo(conn, type_, namespace, name, private)
+
+    def _insert_repo(
+        self, conn: sqlite3.Connection, type_: str, namespace: str, name: str, private: bool
+    ) -> bool:
+        now = time.time()
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO repos (type, namespace, name, private, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (type_, namespace, name, int(private), now, now),
+        )
+        return cur.rowcount == 1
+
+    def copy_repo(
+        self, type_: str, source: tuple[str, str], dest: tuple[str, str], *, private: bool
+    ) -> bool:
+        """A new repo row for `dest` (namespace, name) that may read the objects `source` may
+        read; False (and nothing written) when `dest` exists."""
+        with self.transaction() as conn:
+            if not self._insert_repo(conn, type_, *dest, private):
+                return False
+            conn.execute(
+                "INSERT OR IGNORE INTO repo_objects SELECT type, ?, ?, oid FROM repo_objects "
+                "WHERE type = ? AND namespace = ? AND name = ?",
+                (*dest, type_, *source),
+            )
+            return True
+
+    def rename_repo(self, type_: str, source: tuple[str, str], dest: tuple[str, str]) -> bool:
+        """Give a repo a new namespace and name; its object links follow (ON UPDATE CASCADE).
+        False when `dest` exists or `source` does not."""
+        with self.transaction() as conn:
+            taken = conn.execute(
+                "SELECT 1 FROM repos WHERE type = ? AND namespace = ? AND name = ?",
+                (type_, *dest),
+            ).fetchone()
+            if taken:
+                return False
             cur = conn.execute(
-                "INSERT OR IGNORE INTO repos VALUES (?, ?, ?, ?, ?)",
-                (type_, namespace, name, int(private), time.time()),
+                "UPDATE repos SET namespace = ?, name = ?, updated_at = ? "
+                "WHERE type = ? AND namespace = ? AND name = ?",
+                (*dest, time.time(), type_, *source),
             )
             return cur.rowcount == 1
+
+    def touch_repo(self, type_: str, namespace: str, name: str) -> None:
+        """Record that the repo changed now (the `lastModified` listings sort by)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE repos SET updated_at = ? WHERE type = ? AND namespace = ? AND name = ?",
+                (time.time(), type_, namespace, name),
+            )
 
     def delete_repo(self, type_: str, namespace: str, name: str) -> bool:
         with self.transaction() as conn:
@@ -227,9 +296,27 @@ class Database:
             )
             return cur.rowcount == 1
 
-    def list_repos(self) -> list[RepoRow]:
-        rows = self.query("SELECT type, namespace, name, private, created_at FROM repos")
-        return [RepoRow(t, ns, n, bool(p), c) for t, ns, n, p, c in rows]
+    def list_repos(
+        self,
+        type_: str | None = None,
+        *,
+        namespaces: list[str] | None = None,
+        private_of: list[str] | None = None,
+    ) -> list[RepoRow]:
+        """Repos, optionally of one type and of these namespaces only. `private_of`: private
+        repos are left out unless their namespace is in it (None: all are listed)."""
+        where, args = [], []
+        if type_ is not None:
+            where.append("type = ?")
+            args.append(type_)
+        if namespaces is not None:
+            where.append(f"namespace IN ({','.join('?' * len(namespaces))})")
+            args += namespaces
+        if private_of is not None:
+            where.append(f"(private = 0 OR namespace IN ({','.join('?' * len(private_of))}))")
+            args += private_of
+        sql = f"SELECT {REPO_COLUMNS} FROM repos WHERE " + (" AND ".join(where) or "1")
+        return [_repo_row(row) for row in self.query(sql, tuple(args))]
 
     # --- which objects each repo may read --------------------------------------------------
     def link_objects(self, type_: str, namespace: str, name: str, oids: list[str]) -> None:
@@ -253,6 +340,13 @@ class Database:
             found.update(r[0] for r in rows)
         return found
 
+    def repo_oids(self, type_: str, namespace: str, name: str) -> list[str]:
+        rows = self.query(
+            "SELECT oid FROM repo_objects WHERE type = ? AND namespace = ? AND name = ?",
+            (type_, namespace, name),
+        )
+        return [r[0] for r in rows]
+
     def get_meta(self, key: str) -> str | None:
         rows = self.query("SELECT value FROM meta WHERE key = ?", (key,))
         return rows[0][0] if rows else None
@@ -260,6 +354,10 @@ class Database:
     def set_meta(self, key: str, value: str) -> None:
         with self.transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def delete_meta(self, key: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM meta WHERE key = ?", (key,))
 
     def set_repo_private(self, type_: str, namespace: str, name: str, private: bool) -> None:
         with self.transaction() as conn:

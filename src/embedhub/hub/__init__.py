@@ -33,6 +33,6 @@ def open_hub(settings: Settings, db: Database, registry: CollectorRegistry | Non
 
     hub = Hub(settings, db)
     hub.start()
-    if registry is not None:  # the Xet byte counters go with the app's other metrics
-        hub.xet.use_registry(registry)
+    if registry is not None:  # the hub's counters go with the app's other metrics
+        hub.use_registry(registry)
     return hub

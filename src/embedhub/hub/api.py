@@ -2,34 +2,35 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from embedhub.errors import EmbedhubError, Kind
 from embedhub.hub import commit as commits
 from embedhub.hub.commitbody import parse_body
-from embedhub.hub.gitrepo import Entry, GitRepo
+from embedhub.hub.gitrepo import GitRepo
 from embedhub.hub.lfs import is_lfs_path, lfs_rules
-from embedhub.hub.paths import URL_PREFIX, RepoId, bad, file_path, folder_path, repo_id, revision
+from embedhub.hub.pages import next_link, page_size
+from embedhub.hub.paths import URL_PREFIX, RepoId, bad, file_path, repo_id, revision
 from embedhub.hub.paths import repo_type as parse_type
-from embedhub.hub.store import Hub
+from embedhub.hub.store import Hub, not_found
 from embedhub.hub.web import (
     base_url,
     in_thread,
     json,
     json_object,
-    read_body,
     spool_body,
     token_of,
 )
+
+COMMITS_PAGE = 1000  # commits per page (the Hub's most; its clients follow the Link header)
 
 
 def revision_not_found(rid: RepoId, rev: str) -> EmbedhubError:
@@ -49,15 +50,6 @@ def iso(ts: float | str) -> str:
     if isinstance(ts, str):
         return datetime.fromisoformat(ts).astimezone(UTC).isoformat().replace("+00:00", ".000Z")
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def entry_json(e: Entry) -> dict[str, Any]:
-    if e.type == "tree":
-        return {"type": "directory", "oid": e.sha, "path": e.path}
-    out: dict[str, Any] = {"type": "file", "oid": e.sha, "size": e.real_size, "path": e.path}
-    if e.lfs:
-        out["lfs"] = {"oid": e.lfs.oid, "size": e.lfs.size, "pointerSize": e.size}
-    return out
 
 
 # --- account and repo lifecycle ------------------------------------------------------------
@@ -106,7 +98,10 @@ async def create_repo(hub: Hub, request: Request) -> Response:
         return exists
     hub.check_write(rid.namespace, token)
     created = await in_thread(lambda: hub.create(rid, private=private, author=token.user))
-    return json({"url": url, "name": rid.id, "id": rid.id}) if created else exists
+    if not created:
+        return exists
+    hub.metrics.repo_changes.labels("create").inc()
+    return json({"url": url, "name": rid.id, "id": rid.id})
 
 
 async def delete_repo(hub: Hub, request: Request) -> Response:
@@ -115,6 +110,7 @@ async def delete_repo(hub: Hub, request: Request) -> Response:
     rid = _repo_from_body(body, token.user if token else None, hub.db.reserved_names)
     hub.writable(rid, token)
     await in_thread(hub.delete, rid)
+    hub.metrics.repo_changes.labels("delete").inc()
     return json({})
 
 
@@ -173,50 +169,6 @@ async def repo_info(hub: Hub, request: Request, rid: RepoId, rev: str = "main") 
     return json(await in_thread(build))
 
 
-async def tree(hub: Hub, request: Request, rid: RepoId, rev: str, path: str) -> Response:
-    hub.readable(rid, token_of(hub, request))
-    folder = folder_path(path)
-    recursive = request.query_params.get("recursive", "").lower() in ("1", "true")
-    repo = hub.git(rid)
-
-    def build() -> list[dict[str, Any]]:
-        sha = resolve_rev(repo, rid, rev)
-        if repo.object_type(sha, folder) != "tree":
-            raise EmbedhubError(
-                Kind.NOT_FOUND, f"No folder {folder!r} at {rev!r} in {rid.id}", code="EntryNotFound"
-            )
-        return [entry_json(e) for e in repo.ls_tree(sha, folder, recursive=recursive)]
-
-    return json(await in_thread(build))
-
-
-async def paths_info(hub: Hub, request: Request, rid: RepoId, rev: str) -> Response:
-    hub.readable(rid, token_of(hub, request))
-    paths = await _paths_from_body(hub, request)
-    repo = hub.git(rid)
-
-    def build() -> list[dict[str, Any]]:
-        sha = resolve_rev(repo, rid, rev)
-        return [entry_json(e) for e in repo.entries(sha, paths)]
-
-    return json(await in_thread(build))
-
-
-async def _paths_from_body(hub: Hub, request: Request) -> list[str]:
-    raw = await read_body(request, hub.limits.json)
-    if "json" in request.headers.get("content-type", ""):
-        try:
-            data = orjson.loads(raw) if raw else None
-        except orjson.JSONDecodeError:
-            raise bad("The request body is not valid JSON") from None
-        values = data.get("paths", []) if isinstance(data, dict) else None
-    else:
-        values = parse_qs(raw.decode(errors="replace")).get("paths", [])
-    if not isinstance(values, list) or not all(isinstance(p, str) for p in values):
-        raise bad("paths-info: 'paths' must be a list of paths")
-    return [folder_path(p, "paths-info path") for p in values if p not in ("", "/")]
-
-
 async def refs(hub: Hub, request: Request, rid: RepoId) -> Response:
     hub.readable(rid, token_of(hub, request))
     repo = hub.git(rid)
@@ -242,11 +194,11 @@ async def refs(hub: Hub, request: Request, rid: RepoId) -> Response:
 async def list_commits(hub: Hub, request: Request, rid: RepoId, rev: str) -> Response:
     hub.readable(rid, token_of(hub, request))
     repo = hub.git(rid)
-    try:
-        page = int(request.query_params.get("p", "0"))
-        limit = min(int(request.query_params.get("limit", "1000")), 1000)
-    except ValueError:
-        raise bad("'p' and 'limit' must be integers") from None
+    limit = page_size(request, COMMITS_PAGE, COMMITS_PAGE)
+    page = request.query_params.get("p", "0")
+    if not page.isdigit():
+        raise bad(f"'p' (the page) must be a non-negative integer, not {page!r}")
+    page = int(page)
 
     def build() -> tuple[list[dict[str, Any]], int]:
         sha = resolve_rev(repo, rid, rev)
@@ -265,8 +217,7 @@ async def list_commits(hub: Hub, request: Request, rid: RepoId, rev: str) -> Res
     items, total = await in_thread(build)
     headers = {"X-Total-Count": str(total)}
     if (page + 1) * limit < total:
-        url = request.url.include_query_params(p=page + 1, limit=limit)
-        headers["Link"] = f'<{url}>; rel="next"'
+        headers.update(next_link(hub, request, p=str(page + 1), limit=str(limit)))
     return json(items, headers=headers)
 
 
@@ -322,6 +273,7 @@ async def commit(hub: Hub, request: Request, rid: RepoId, rev: str) -> Response:
     try:
         body = await spool_body(request, hub.limits.commit, staging)
         with body:
+            hub.metrics.received.labels("commit").inc(os.fstat(body.fileno()).st_size)
             req = await in_thread(parse_body, body, staging)
         repo = hub.git(rid)
         objects = commits.Objects(
@@ -333,11 +285,16 @@ async def commit(hub: Hub, request: Request, rid: RepoId, rev: str) -> Response:
 
         def run() -> str:
             with repo.lock():
+                if not repo.path.exists():  # moved or deleted while this waited for the lock
+                    raise not_found(rid)
                 threshold = hub.settings.lfs_threshold
-                return commits.apply(repo, objects, branch, req, token.user, threshold)
+                sha = commits.apply(repo, objects, branch, req, token.user, threshold)
+            hub.touch(rid)
+            return sha
 
         sha = await in_thread(run)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    hub.metrics.commits.labels("api").inc()
     url = f"{base_url(hub, request)}/{URL_PREFIX[rid.type]}{rid.id}/commit/{sha}"
     return json({"success": True, "commitOid": sha, "commitUrl": url, "hookOutput": ""})

@@ -22,7 +22,7 @@ from embedhub.hub.gitrepo import git_env
 from embedhub.hub.limits import BodyLimit
 from embedhub.hub.paths import RepoId, bad
 from embedhub.hub.store import Hub
-from embedhub.hub.web import RepoLock, limited_stream, token_of
+from embedhub.hub.web import RepoLock, in_thread, limited_stream, token_of
 
 log = logging.getLogger("embedhub.hub.git")
 SERVICES = ("git-upload-pack", "git-receive-pack")
@@ -70,7 +70,8 @@ async def handle(hub: Hub, request: Request, rid: RepoId, action: str) -> Respon
         limit = hub.limits.git
         if pushing:
             limit = replace(limit, size=limit.size + PUSH_SLACK)
-        return await _run(request, env, lock, limit)
+        pushed = (lambda size: _pushed(hub, rid, size)) if pushing else None
+        return await _run(request, env, lock, limit, pushed)
     except BaseException:
         if lock is not None:
             lock.release()
@@ -114,11 +115,21 @@ def _cgi_env(
     return env
 
 
+def _pushed(hub: Hub, rid: RepoId, size: int) -> None:
+    hub.touch(rid)
+    hub.metrics.received.labels("push").inc(size)
+
+
 async def _run(
-    request: Request, env: dict[str, str], lock: RepoLock | None, limit: BodyLimit
+    request: Request,
+    env: dict[str, str],
+    lock: RepoLock | None,
+    limit: BodyLimit,
+    pushed: Callable[[int], None] | None = None,
 ) -> Response:
     """Start the CGI, read its headers, then stream its output; the lock (if any) is released
-    when the output is done or the client is gone."""
+    when the output is done or the client is gone. `pushed(bytes)` is called after a push
+    git accepted."""
     proc = await asyncio.create_subprocess_exec(
         "git",
         "http-backend",
@@ -142,8 +153,10 @@ async def _run(
     async def body() -> AsyncIterator[bytes]:
         while chunk := await stdout.read(CHUNK):
             yield chunk
-        await feeder
+        fed = await feeder
         code, err = await proc.wait(), await errors
+        if pushed is not None and code == 0:
+            await in_thread(pushed, fed)
         if code != 0 or err.strip():
             log.info("git http-backend %s: %s", env["PATH_INFO"], err.decode(errors="replace"))
 
@@ -177,20 +190,24 @@ class CGIResponse(StreamingResponse):
             await self.cleanup()
 
 
-async def _feed(request: Request, proc: asyncio.subprocess.Process, limit: BodyLimit) -> None:
-    """The request body into git. Past the limit (a chunked body: an announced one was refused
-    before git started) git's input just ends; git then fails the request, and a push past
-    receive.maxInputSize is refused by git itself with its own message."""
+async def _feed(request: Request, proc: asyncio.subprocess.Process, limit: BodyLimit) -> int:
+    """The request body into git; returns its size. Past the limit (a chunked body: an
+    announced one was refused before git started) git's input just ends; git then fails the
+    request, and a push past receive.maxInputSize is refused by git itself with its own
+    message."""
     assert proc.stdin is not None
+    fed = 0
     try:
         if request.method == "POST":
             async for chunk in limited_stream(request, limit):
                 proc.stdin.write(chunk)
+                fed += len(chunk)
                 await proc.stdin.drain()
     except (EmbedhubError, BrokenPipeError, ConnectionResetError):
         pass
     finally:
         proc.stdin.close()
+    return fed
 
 
 async def _read_headers(proc: asyncio.subprocess.Process) -> tuple[int, dict[str, str]]:

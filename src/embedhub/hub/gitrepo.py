@@ -12,6 +12,7 @@ import fcntl
 import os
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -129,25 +130,35 @@ class GitRepo:
         return sha or None
 
     def refs(self, prefix: str) -> list[tuple[str, str]]:
-        out = self.run("for-each-ref", "--format=%(refname)%00%(objectname)", prefix)
-        lines = out.decode(errors="replace").splitlines()
-        return [tuple(line.split("\0", 1)) for line in lines]  # type: ignore[misc]
+        """(ref, commit) under `prefix`; an annotated tag is peeled to the commit it tags."""
+        fmt = "--format=%(refname)%00%(objectname)%00%(*objectname)%00%(*objecttype)"
+        out = self.run("for-each-ref", fmt, prefix)
+        found = []
+        for line in out.decode(errors="replace").splitlines():
+            ref, sha, peeled, peeled_type = line.split("\0")
+            if peeled_type == "tag":  # a tag of a tag (pushed): peel all the way
+                peeled = self.resolve(ref) or peeled
+            found.append((ref, peeled or sha))
+        return found
 
     def object_type(self, commit: str, path: str) -> str | None:
         spec = f"{commit}:{path}" if path else f"{commit}^{{tree}}"
         out = self.run("cat-file", "-t", spec, check=False).decode().strip()
         return out or None
 
-    def ls_tree(self, commit: str, folder: str = "", *, recursive: bool = False) -> list[Entry]:
-        """The entries in `folder` (its whole subtree when recursive), paths from the root."""
+    def ls_tree(
+        self, commit: str, folder: str = "", *, recursive: bool = False, pointers: bool = True
+    ) -> list[Entry]:
+        """The entries in `folder` (its whole subtree when recursive), paths from the root.
+        `pointers=False`: LFS pointers are not read yet (see with_pointers), so that a page of
+        a big listing reads only its own."""
         tree = f"{commit}:{folder}" if folder else commit
         args = ["ls-tree", "-z", "-l"]
         if recursive:
             args += ["-r", "-t"]
         prefix = f"{folder}/" if folder else ""
-        return self._with_pointers(
-            [_entry(raw, prefix) for raw in self.run(*args, tree).split(b"\0") if raw]
-        )
+        entries = [_entry(raw, prefix) for raw in self.run(*args, tree).split(b"\0") if raw]
+        return self.with_pointers(entries) if pointers else entries
 
     def entries(self, commit: str, paths: list[str]) -> list[Entry]:
         """The entries for these exact paths (files or folders); unknown paths are left out."""
@@ -157,7 +168,7 @@ class GitRepo:
         out = self.run("ls-tree", "-z", "-l", "-r", "-t", "--full-tree", commit, "--", *paths)
         wanted = set(paths)
         found = [_entry(raw, "") for raw in out.split(b"\0") if raw]
-        return self._with_pointers([e for e in found if e.path in wanted])
+        return self.with_pointers([e for e in found if e.path in wanted])
 
     def files(self, commit: str | None) -> dict[str, tuple[str, str]]:
         """Every file of a commit: path -> (mode, blob sha)."""
@@ -233,7 +244,7 @@ class GitRepo:
                 found.append((sha, pointer))
         return found
 
-    def _with_pointers(self, entries: list[Entry]) -> list[Entry]:
+    def with_pointers(self, entries: list[Entry]) -> list[Entry]:
         small = [e.sha for e in entries if e.type == "blob" and e.size <= MAX_POINTER_SIZE]
         blobs = self.read_blobs(sorted(set(small)))
         out = []
@@ -248,6 +259,9 @@ class GitRepo:
         args = ["rev-list", f"--skip={skip}"] + ([f"--max-count={limit}"] if limit else [])
         shas = self.run(*args, rev, "--").decode().split()
         return [parse_commit(sha, raw) for sha, raw in self.iter_objects(shas)]
+
+    def commits(self, shas: list[str]) -> dict[str, CommitMeta]:
+        return {sha: parse_commit(sha, raw) for sha, raw in self.iter_objects(shas)}
 
     def count_commits(self, rev: str) -> int:
         return int(self.run("rev-list", "--count", rev, "--").decode().strip())
@@ -275,6 +289,10 @@ class GitRepo:
             data = listing.encode("utf-8", "surrogateescape")
             self.run("update-index", "-z", "--index-info", input=data, env=env)
             tree = self.run("write-tree", env=env).decode().strip()
+        return self.commit_tree(tree, parent, message, author)
+
+    def commit_tree(self, tree: str, parent: str | None, message: str, author: str) -> str:
+        """A commit object of `tree`; no ref moves."""
         email = f"{author}@users.noreply.embedhub"
         env = git_env(
             GIT_AUTHOR_NAME=author,
@@ -289,7 +307,34 @@ class GitRepo:
 
     def update_ref(self, branch: str, new: str, old: str | None) -> bool:
         """The one atomic step: move the branch only if it still is at `old`."""
-        return self.ok("update-ref", f"refs/heads/{branch}", new, old or ZERO)
+        return self.set_ref(f"refs/heads/{branch}", new, old)
+
+    def set_ref(self, ref: str, new: str, old: str | None) -> bool:
+        """Point `ref` at `new` only if it is at `old` (None: only if it does not exist yet)."""
+        return self.ok("update-ref", ref, new, old or ZERO)
+
+    def delete_ref(self, ref: str, old: str) -> bool:
+        """Delete `ref` only if it still points at `old` (the object id it holds)."""
+        return self.ok("update-ref", "-d", ref, old)
+
+    def ref_target(self, ref: str) -> str | None:
+        """The object id `ref` holds (a commit, or an annotated tag's tag object)."""
+        out = self.run("rev-parse", "--verify", "--quiet", ref, check=False).decode().strip()
+        return out or None
+
+    def write_tag(self, commit: str, name: str, message: str, tagger: str) -> str:
+        """An annotated tag object for `commit` (no ref moves)."""
+        stamp = f"{tagger} <{tagger}@users.noreply.embedhub> {int(time.time())} +0000"
+        text = f"object {commit}\ntype commit\ntag {name}\ntagger {stamp}\n\n{message}\n"
+        return self.run("mktag", input=text.encode()).decode().strip()
+
+    def fetch_refs(self, source: Path) -> None:
+        """Copy the branches and tags of the repo at `source` (and the objects they need)."""
+        specs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
+        self.run("fetch", "--quiet", "--no-tags", "--update-head-ok", str(source), *specs)
+
+    def tree_of(self, commit: str) -> str:
+        return self.run("rev-parse", f"{commit}^{{tree}}").decode().strip()
 
     def ok(self, *args: str) -> bool:
         cmd = ["git", f"--git-dir={self.path}", *args]

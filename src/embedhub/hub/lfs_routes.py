@@ -173,6 +173,7 @@ async def put_object(hub: Hub, request: Request, rid: RepoId, oid: str) -> Respo
     finally:
         writer.abort()
     await in_thread(hub.link_object, rid, oid)
+    hub.metrics.received.labels("lfs").inc(size)
     return Response(status_code=200)
 
 

@@ -18,7 +18,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from embedhub.errors import EmbedhubError, Kind
-from embedhub.hub import api, files, githttp, lfs_routes, xet_cas, xet_repo
+from embedhub.hub import (
+    api,
+    files,
+    githttp,
+    lfs_routes,
+    listing,
+    refs_api,
+    repo_admin,
+    tree,
+    xet_cas,
+    xet_repo,
+)
 from embedhub.hub.gitrepo import GitError
 from embedhub.hub.paths import REPO_TYPES, RepoId, bad, repo_id, split_raw
 from embedhub.hub.store import Hub
@@ -102,6 +113,22 @@ async def validate_yaml(request: Request) -> Response:
     return await api.validate_yaml(hub_of(request), request)
 
 
+async def move_repo(request: Request) -> Response:
+    return await repo_admin.move_repo(hub_of(request), request)
+
+
+async def list_repos(request: Request, repo_type: str) -> Response:
+    return await listing.list_repos(hub_of(request), request, repo_type)
+
+
+async def my_repositories(request: Request) -> Response:
+    return await listing.settings_repositories(hub_of(request), request)
+
+
+async def org_repositories(request: Request, namespace: str) -> Response:
+    return await listing.settings_repositories(hub_of(request), request, namespace)
+
+
 REPO = "/api/{repo_type:repotype}/{namespace}/{name}"
 
 
@@ -116,10 +143,10 @@ async def repo_info_at(
     return await api.repo_info(hub_of(request), request, rid, revision)
 
 
-async def tree(request: Request, repo_type: str, namespace: str, name: str) -> Response:
+async def repo_tree(request: Request, repo_type: str, namespace: str, name: str) -> Response:
     rev, path = rev_and_path(request, skip=5)
     rid = rid_of(repo_type, namespace, name)
-    return await api.tree(hub_of(request), request, rid, rev, path)
+    return await tree.tree(hub_of(request), request, rid, rev, path)
 
 
 async def refs(request: Request, repo_type: str, namespace: str, name: str) -> Response:
@@ -137,7 +164,7 @@ async def paths_info(
     request: Request, repo_type: str, namespace: str, name: str, revision: str
 ) -> Response:
     rid = rid_of(repo_type, namespace, name)
-    return await api.paths_info(hub_of(request), request, rid, revision)
+    return await tree.paths_info(hub_of(request), request, rid, revision)
 
 
 async def preupload(
@@ -170,6 +197,46 @@ async def xet_write_token(
 
 async def settings(request: Request, repo_type: str, namespace: str, name: str) -> Response:
     return await api.settings(hub_of(request), request, rid_of(repo_type, namespace, name))
+
+
+async def duplicate(request: Request, repo_type: str, namespace: str, name: str) -> Response:
+    rid = rid_of(repo_type, namespace, name)
+    return await repo_admin.duplicate_repo(hub_of(request), request, rid)
+
+
+async def create_branch(
+    request: Request, repo_type: str, namespace: str, name: str, branch: str
+) -> Response:
+    rid = rid_of(repo_type, namespace, name)
+    return await refs_api.create_branch(hub_of(request), request, rid, branch)
+
+
+async def delete_branch(
+    request: Request, repo_type: str, namespace: str, name: str, branch: str
+) -> Response:
+    rid = rid_of(repo_type, namespace, name)
+    return await refs_api.delete_branch(hub_of(request), request, rid, branch)
+
+
+async def create_tag(
+    request: Request, repo_type: str, namespace: str, name: str, revision: str
+) -> Response:
+    rid = rid_of(repo_type, namespace, name)
+    return await refs_api.create_tag(hub_of(request), request, rid, revision)
+
+
+async def delete_tag(
+    request: Request, repo_type: str, namespace: str, name: str, tag: str
+) -> Response:
+    rid = rid_of(repo_type, namespace, name)
+    return await refs_api.delete_tag(hub_of(request), request, rid, tag)
+
+
+async def super_squash(
+    request: Request, repo_type: str, namespace: str, name: str, branch: str
+) -> Response:
+    rid = rid_of(repo_type, namespace, name)
+    return await refs_api.super_squash(hub_of(request), request, rid, branch)
 
 
 # --- files, git and LFS: /datasets/NS/NAME/..., /spaces/NS/NAME/..., /NS/NAME/... (models) --
@@ -223,9 +290,13 @@ ROUTES: list[tuple[str, Endpoint, list[str]]] = [
     ("/api/repos/create", create_repo, ["POST"]),
     ("/api/repos/delete", delete_repo, ["DELETE"]),
     ("/api/validate-yaml", validate_yaml, ["POST"]),
+    ("/api/repos/move", move_repo, ["POST"]),
+    ("/api/{repo_type:repotype}", list_repos, GET),
+    ("/api/settings/repositories", my_repositories, GET),
+    ("/api/organizations/{namespace}/settings/repositories", org_repositories, GET),
     (REPO, repo_info, GET),
     (REPO + "/revision/{revision:path}", repo_info_at, GET),
-    (REPO + "/tree/{revision_and_path:path}", tree, GET),
+    (REPO + "/tree/{revision_and_path:path}", repo_tree, GET),
     (REPO + "/refs", refs, GET),
     (REPO + "/commits/{revision:path}", commits, GET),
     (REPO + "/paths-info/{revision:path}", paths_info, ["POST"]),
@@ -234,6 +305,12 @@ ROUTES: list[tuple[str, Endpoint, list[str]]] = [
     (REPO + "/settings", settings, ["PUT"]),
     (REPO + "/xet-read-token/{revision:path}", xet_read_token, GET),
     (REPO + "/xet-write-token/{revision:path}", xet_write_token, GET),
+    (REPO + "/duplicate", duplicate, ["POST"]),
+    (REPO + "/branch/{branch:path}", create_branch, ["POST"]),
+    (REPO + "/branch/{branch:path}", delete_branch, ["DELETE"]),
+    (REPO + "/tag/{revision:path}", create_tag, ["POST"]),
+    (REPO + "/tag/{tag:path}", delete_tag, ["DELETE"]),
+    (REPO + "/super-squash/{branch:path}", super_squash, ["POST"]),
     *xet_cas.ROUTES,
 ]
 # Under each repo URL: /datasets/NS/NAME and /spaces/NS/NAME, then models at the root, which

@@ -8,6 +8,7 @@ directory without a row is leftover from a crash and is replaced on the next cre
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import shutil
@@ -19,6 +20,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import BinaryIO
 
+from prometheus_client import CollectorRegistry
+
 from embedhub.config import Settings
 from embedhub.db import Database, RepoRow, TokenInfo
 from embedhub.errors import EmbedhubError, Kind
@@ -26,6 +29,7 @@ from embedhub.hub import prereceive, sweep
 from embedhub.hub.gitrepo import GitError, GitRepo, file_lock
 from embedhub.hub.lfs import ObjectStore, Signer
 from embedhub.hub.limits import Limits
+from embedhub.hub.metrics import HubMetrics
 from embedhub.hub.paths import RepoId
 from embedhub.hub.xet_service import XetService
 
@@ -75,6 +79,8 @@ DEFAULT_GITATTRIBUTES = "".join(
     )
 )
 REALM = 'Basic realm="embedhub hub"'
+# A repo move in progress (meta key): finished at the next start if the server died during it.
+PENDING_MOVE = "pending_move"
 
 
 def not_found(rid: RepoId) -> EmbedhubError:
@@ -98,7 +104,13 @@ class Hub:
         self.xet = XetService(settings.data_dir / "xet", self.signer.secret)
         self.limits = Limits.of(settings)
         self.hooks = self.root / "hooks"
+        self.metrics = HubMetrics()
         self._serving: BinaryIO | None = None
+
+    def use_registry(self, registry: CollectorRegistry) -> None:
+        """Count into the server's /metrics registry (the hub's and the Xet store's counters)."""
+        self.metrics = HubMetrics(registry)
+        self.xet.use_registry(registry)
 
     def start(self) -> None:
         """Once, when the server starts: install the push hook, sweep what crashed runs left
@@ -114,6 +126,7 @@ class Hub:
         except BlockingIOError:
             log.info("another server uses %s: no startup sweep", self.settings.data_dir)
         fcntl.flock(serving, fcntl.LOCK_SH)
+        self._finish_move()
         self._backfill_links()
 
     def install_hooks(self) -> Path:
@@ -175,6 +188,64 @@ class Hub:
             self.db.delete_repo(rid.type, rid.namespace, rid.name)
             if self.path(rid).exists():
                 self._discard(self.path(rid))
+
+    def touch(self, rid: RepoId) -> None:
+        """The repo changed (a commit, push or ref change): listings sort by this."""
+        self.db.touch_repo(rid.type, rid.namespace, rid.name)
+
+    def move(self, source: RepoId, dest: RepoId) -> bool:
+        """Rename a repo (False when `dest` exists). Its object links follow it. The move is
+        written down first, so a server killed between the folder's rename and the row's
+        update finishes it at its next start."""
+        with self._admin_lock():
+            if self.row(dest) is not None:
+                return False
+            dest_path = self.path(dest)
+            dest_path.parent.mkdir(parents=True, exist_ok=True)
+            if dest_path.exists():  # a folder without a row: left by a crash
+                self._discard(dest_path)
+            # The source's writers (commits, pushes) hold this lock: none is halfway through.
+            with self.git(source).lock():
+                self.db.set_meta(PENDING_MOVE, json.dumps([_key(source), _key(dest)]))
+                os.rename(self.path(source), dest_path)
+                self._finish_move()
+            return True
+
+    def _finish_move(self) -> None:
+        raw = self.db.get_meta(PENDING_MOVE)
+        if raw is None:
+            return
+        source, dest = (RepoId(*key) for key in json.loads(raw))
+        if self.path(dest).exists() and not self.path(source).exists():
+            self.db.rename_repo(source.type, _names(source), _names(dest))
+            log.info("moved %s %s to %s", source.type, source.id, dest.id)
+        self.db.delete_meta(PENDING_MOVE)
+
+    def duplicate(self, source: RepoId, dest: RepoId, *, private: bool) -> bool:
+        """A copy of `source`'s branches and tags as a new repo `dest` that may read the same
+        objects (False when `dest` exists). Built aside and renamed into place, like create."""
+        with self._admin_lock():
+            if self.row(dest) is not None:
+                return False
+            dest_path = self.path(dest)
+            dest_path.parent.mkdir(parents=True, exist_ok=True)
+            if dest_path.exists():
+                self._discard(dest_path)
+            tmp = Path(tempfile.mkdtemp(dir=dest_path.parent, prefix=".new-"))
+            try:
+                GitRepo.init(tmp).fetch_refs(self.path(source))
+                os.rename(tmp, dest_path)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            self.db.copy_repo(source.type, _names(source), _names(dest), private=private)
+            return True
+
+    def storage(self, rid: RepoId) -> int:
+        """Bytes the repo uses: its git folder and the LFS objects it may read."""
+        git = sum(f.stat().st_size for f in self.path(rid).rglob("*") if f.is_file())
+        oids = self.db.repo_oids(rid.type, rid.namespace, rid.name)
+        return git + sum(self.lfs.size(oid) or 0 for oid in oids)
 
     def _discard(self, path: Path) -> None:
         # Rename first so the name is free at once, even if removing the files takes a while.
@@ -260,6 +331,14 @@ class Hub:
                 f"This token of {token.user!r} is read-only; create one with "
                 f"`embedhub token create {token.user} --write`",
             )
+
+
+def _key(rid: RepoId) -> tuple[str, str, str]:
+    return (rid.type, rid.namespace, rid.name)
+
+
+def _names(rid: RepoId) -> tuple[str, str]:
+    return (rid.namespace, rid.name)
 
 
 def need_token(rid: RepoId, *, basic: bool, reading: bool = False) -> EmbedhubError:
