@@ -11,6 +11,9 @@ from starlette.requests import Request
 from embedhub.db import Database, TokenInfo
 from embedhub.errors import EmbedhubError, Kind
 
+# Where a request's resolved user is kept (in scope["state"]) for the access log.
+USER_KEY = "embedhub_user"
+
 
 def presented_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
@@ -42,4 +45,5 @@ def authenticate(db: Database, request: Request) -> TokenInfo | None:
             "server (create one with `embedhub token create NAME`)",
             headers={"WWW-Authenticate": 'Bearer realm="embedhub"'},
         )
+    request.scope.setdefault("state", {})[USER_KEY] = info.user  # for the access log
     return info

@@ -1,5 +1,6 @@
 """Pure ASGI middleware (the app runs in the server's own task, with no wrapper task around
-it): request ids, the total time, and request metrics by route. What an embedding route does
+it): request ids, the total time, request metrics by route and the access log (one line per
+request, access_log.py). What an embedding route does
 to its own request (body limit, JSON bodies, cancelling when the client leaves) is the
 route's business: see routing.ApiRoute."""
 
@@ -10,6 +11,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from embedhub.api.access_log import log_request
 from embedhub.api.metrics import Metrics
 from embedhub.api.routing import CLIENT_GONE
 
@@ -48,8 +50,10 @@ class RequestMiddleware:
             if scope.get(CLIENT_GONE):
                 status = CLIENT_GONE_STATUS
             label = getattr(scope.get("route"), "path", None) or "unmatched"
+            elapsed = time.perf_counter() - start
             self.metrics.requests.labels(label, str(status)).inc()
-            self.metrics.request_seconds.labels(label).observe(time.perf_counter() - start)
+            self.metrics.request_seconds.labels(label).observe(elapsed)
+            log_request(scope, status, elapsed, request_id)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
