@@ -123,11 +123,12 @@ def scenarios(url: str, token: str, repo: str, mb: int, downloads: int) -> list:
     ]
 
 
-def start(data_dir: Path) -> tuple[subprocess.Popen, str]:
+def start(data_dir: Path, lfs_threshold: int = 1 << 40) -> tuple[subprocess.Popen, str]:
+    """A server on `data_dir`; by default every file stays in git (no LFS)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "EMBEDHUB_LFS_THRESHOLD": str(1 << 40), "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "EMBEDHUB_LFS_THRESHOLD": str(lfs_threshold), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen(
         [
             sys.executable,
