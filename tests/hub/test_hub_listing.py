@@ -160,6 +160,16 @@ def test_move_and_duplicate(server, world, tmp_path):
     assert r.status_code == 200
     lines = [header("lfs"), file_line("m.bin", b"moving bytes" * 100)]
     assert commit(server, tokens["own"], f"{own}/movable", lines).status_code == 200
+    # And a file the default client uploads through Xet.
+    xet_file = tmp_path / "x.bin"
+    xet_file.write_bytes(os.urandom(100_000))
+    upload = f"""
+        from huggingface_hub import HfApi
+        HfApi(token={tokens["own"]!r}).upload_file(path_or_fileobj={str(xet_file)!r},
+            path_in_repo="x.bin", repo_id={own!r} + "/movable", repo_type="dataset")
+        print("[]")
+    """
+    run_client(server, upload, tmp_path)
 
     moved = hf_cli(
         server,
@@ -215,7 +225,7 @@ def test_move_and_duplicate(server, world, tmp_path):
         server,
         f"""
         import json
-        from huggingface_hub import HfApi
+        from huggingface_hub import HfApi, hf_hub_download
         api = HfApi(token={tokens["own"]!r})
         first = api.duplicate_repo({own!r} + "/beta", {own!r} + "/beta-copy", repo_type="dataset")
         again = api.duplicate_repo({own!r} + "/beta", {own!r} + "/beta-copy",
@@ -224,13 +234,20 @@ def test_move_and_duplicate(server, world, tmp_path):
             api.duplicate_repo({own!r} + "/beta", {own!r} + "/beta-copy", repo_type="dataset")
         except Exception as e:
             conflict = e.response.status_code
+        # The Xet file, downloaded natively by hf_xet through both new names.
+        xet = [open(hf_hub_download(r, "x.bin", repo_type="dataset"), "rb").read().hex()
+               for r in ({org!r} + "/moved", {other!r} + "/copy")]
         print(json.dumps([str(first), str(again), conflict,
-                          api.dataset_info({own!r} + "/beta-copy").private]))
+                          api.dataset_info({own!r} + "/beta-copy").private, xet]))
     """,
         tmp_path,
     )
     url = f"{server.url}/datasets/{own}/beta-copy"
-    assert result == [url, url, 409, True]  # a private repo's copy stays private
+    assert result[:4] == [url, url, 409, True]  # a private repo's copy stays private
+    assert result[4] == [xet_file.read_bytes().hex()] * 2
+    for repo in (f"{org}/moved", f"{other}/copy"):
+        head = requests.head(f"{server.url}/datasets/{repo}/resolve/main/x.bin", timeout=10)
+        assert head.status_code == 200 and "X-Xet-Hash" in head.headers
     listed = requests.get(f"{server.url}/api/datasets?author={own}", timeout=10).json()
     assert f"{own}/beta-copy" not in [d["id"] for d in listed]
 

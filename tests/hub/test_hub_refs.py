@@ -5,6 +5,7 @@ branch and tag, uploads to a branch and downloads at a tag, list_repo_refs, supe
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import requests
@@ -158,6 +159,8 @@ def test_expand_pagination_and_squash(server, tmp_path, uid):
     token = server.token(user)
     repo = f"{user}/tree"
     c1, c2, c3 = many_files(server, token, repo)
+    blob = tmp_path / "w.bin"
+    blob.write_bytes(os.urandom(200_000))
     result = run_client(
         server,
         f"""
@@ -176,12 +179,17 @@ def test_expand_pagination_and_squash(server, tmp_path, uid):
         out["info"] = [(i.path, i.last_commit.oid) for i in info]
         out["info_plain"] = [i.last_commit for i in api.get_paths_info(paths=["top.txt"], **R)]
         out["before"] = [c.title for c in api.list_repo_commits(**R)]
+        # A file the default client uploads through Xet has its Xet hash in listings.
+        api.upload_file(path_or_fileobj={str(blob)!r}, path_in_repo="w.bin", **R)
+        out["xet"] = [[f.path, f.xet_hash] for f in api.list_repo_tree(**R)
+                      if f.path in ("w.bin", "top.txt")]
+        out["xet_info"] = [i.xet_hash for i in api.get_paths_info(paths=["w.bin"], **R)]
         api.create_tag(tag="old", **R)
         files = sorted(api.list_repo_files(**R))
         api.super_squash_history(commit_message="squashed", **R)
         out["after"] = [(c.title, c.commit_id) for c in api.list_repo_commits(**R)]
         out["same_files"] = sorted(api.list_repo_files(**R)) == files
-        out["tag_kept"] = [c.commit_id for c in api.list_repo_commits(revision="old", **R)][0]
+        out["tag_kept"] = [c.title for c in api.list_repo_commits(revision="old", **R)]
         for name, call in (("on_tag", lambda: api.super_squash_history(branch="old", **R)),
                            ("missing", lambda: api.super_squash_history(branch="nope", **R))):
             try:
@@ -203,10 +211,14 @@ def test_expand_pagination_and_squash(server, tmp_path, uid):
     assert result["info"] == [["many", c2], ["many/f007.txt", c2], ["top.txt", c3]]
     assert result["info_plain"] == [None]
     assert result["before"] == ["top", "change f007", "many files", "initial commit"]
+    head = requests.head(f"{server.url}/datasets/{repo}/resolve/main/w.bin", timeout=10)
+    xet_hash = head.headers["X-Xet-Hash"]
+    assert result["xet"] == [["top.txt", None], ["w.bin", xet_hash]]
+    assert result["xet_info"] == [xet_hash]
     [(title, squashed)] = result["after"]
     assert title == "squashed" and squashed not in (c1, c2, c3)
     assert result["same_files"] is True
-    assert result["tag_kept"] == c3  # other refs keep their history
+    assert result["tag_kept"] == ["Upload w.bin with huggingface_hub", *result["before"]]
     assert result["on_tag"] == ["BadRequestError", 400]
     assert result["missing"] == ["RevisionNotFoundError", 404]
 

@@ -1,5 +1,6 @@
 """Listing a revision's files: `GET .../tree/{rev}[/{path}]` (paginated like the Hub) and
-`POST .../paths-info/{rev}`. With `expand`, each entry also says which commit last changed
+`POST .../paths-info/{rev}`. A file stored through Xet (and readable through this repo) has
+its `xetHash`, as on resolve; with `expand`, each entry also says which commit last changed
 it (`lastCommit`), the details huggingface_hub shows as `RepoFile.last_commit`."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from embedhub.hub.pages import cursor_of, encode_cursor, next_link, page_size
 from embedhub.hub.paths import RepoId, bad, folder_path
 from embedhub.hub.store import Hub
 from embedhub.hub.web import in_thread, json, read_body, token_of
+from embedhub.xet import hashes
 
 # Entries per page, as on the Hub: expanding costs a history walk, so its pages are smaller.
 PAGE, PAGE_EXPANDED = 1000, 50
@@ -37,18 +39,27 @@ def flag(value: object) -> bool:
     return str(value).lower() in ("1", "true")
 
 
-def expanded(repo: GitRepo, commit: str, entries: list[Entry]) -> list[dict[str, Any]]:
-    """Entries with the commit that last changed each (`lastCommit`)."""
-    last = last_commits(repo, commit, [e.path for e in entries])
-    metas = repo.commits(sorted(set(last.values())))
-    out = []
-    for e in entries:
-        item = entry_json(e)
-        meta = metas.get(last.get(e.path, ""))
-        if meta is not None:
-            item["lastCommit"] = {"id": meta.id, "title": meta.title, "date": iso(meta.date)}
-        out.append(item)
-    return out
+def listed(
+    hub: Hub, rid: RepoId, repo: GitRepo, commit: str, entries: list[Entry], expand: bool
+) -> list[dict[str, Any]]:
+    """The entries as the clients read them: with `xetHash` where the repo may read the
+    file's Xet copy, and (`expand`) the commit that last changed each."""
+    items = [entry_json(e) for e in entries]
+    pointers = [e.lfs for e in entries if e.lfs]
+    visible = hub.visible_objects(rid, sorted({p.oid for p in pointers})) if pointers else set()
+    for e, item in zip(entries, items, strict=True):
+        if e.lfs and e.lfs.oid in visible:
+            record = hub.xet.file_for(e.lfs.oid, e.lfs.size)
+            if record is not None:
+                item["xetHash"] = hashes.to_hex(record.hash)
+    if expand:
+        last = last_commits(repo, commit, [e.path for e in entries])
+        metas = repo.commits(sorted(set(last.values())))
+        for e, item in zip(entries, items, strict=True):
+            meta = metas.get(last.get(e.path, ""))
+            if meta is not None:
+                item["lastCommit"] = {"id": meta.id, "title": meta.title, "date": iso(meta.date)}
+    return items
 
 
 async def tree(hub: Hub, request: Request, rid: RepoId, rev: str, path: str) -> Response:
@@ -70,8 +81,7 @@ async def tree(hub: Hub, request: Request, rid: RepoId, rev: str, path: str) -> 
             )
         entries = repo.ls_tree(sha, folder, recursive=recursive, pointers=False)
         page = repo.with_pointers(entries[start : start + size])
-        items = expanded(repo, sha, page) if expand else [entry_json(e) for e in page]
-        return items, start + size < len(entries)
+        return listed(hub, rid, repo, sha, page, expand), start + size < len(entries)
 
     items, more = await in_thread(build)
     headers = next_link(hub, request, cursor=encode_cursor(start + size)) if more else None
@@ -85,8 +95,7 @@ async def paths_info(hub: Hub, request: Request, rid: RepoId, rev: str) -> Respo
 
     def build() -> list[dict[str, Any]]:
         sha = resolve_rev(repo, rid, rev)
-        entries = repo.entries(sha, paths)
-        return expanded(repo, sha, entries) if expand else [entry_json(e) for e in entries]
+        return listed(hub, rid, repo, sha, repo.entries(sha, paths), expand)
 
     return json(await in_thread(build))
 
