@@ -3,16 +3,16 @@ item 2): the server's RSS growth, the most temporary disk it used, and that the 
 in LFS whole. Not a test: it prints figures next to the target (RSS growth of a few hundred
 MB at most for a 1 GiB file; issue 11 saw +4.85 GB before the commit body was streamed).
 
-    .venv/bin/python bench/hub_commit.py [--mb 1024] [--client]
+    .venv/bin/python bench/hub_commit.py [--mb 1024]
 
-`--client` also uploads the file with huggingface_hub's `upload_file` in regular mode (the
-client holds the base64 body in memory: several GB on its side)."""
+The body is produced as it is sent, so the client holds little. (huggingface_hub itself sends
+a file this big through Xet or LFS: preupload answers "lfs" for it.)"""
 
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
@@ -26,7 +26,7 @@ from typing import Any
 import requests
 from hub_hostile import MB, Watch, start  # bench/hub_hostile.py
 
-PIECE = 3 * MB  # a multiple of 3: each piece is base64 without padding
+PIECE = 3 * MB  # a multiple of 3: every piece but the last is base64 without padding
 
 
 class DiskWatch:
@@ -55,11 +55,11 @@ def file_bytes(size: int, seed: int) -> Iterator[bytes]:
     block = hashlib.sha256(str(seed).encode()).digest() * (PIECE // 32)
     for i in range(size // PIECE):
         yield i.to_bytes(8, "little") + block[8:]
+    if size % PIECE:  # the last piece: only its base64 may end in padding
+        yield block[: size % PIECE]
 
 
 def commit_body(path: str, size: int, seed: int, digest: Any) -> Iterator[bytes]:
-    import base64
-
     yield b'{"key":"header","value":{"summary":"big"}}\n{"key":"file","value":{"content":"'
     for piece in file_bytes(size, seed):
         digest.update(piece)
@@ -78,30 +78,11 @@ def raw_commit(url: str, token: str, repo: str, size: int) -> tuple[str, str]:
     return str(r.status_code), digest.hexdigest()
 
 
-def client_upload(url: str, token: str, repo: str, size: int, folder: Path) -> tuple[str, str]:
-    path = folder / "client.bin"
-    digest = hashlib.sha256()
-    with open(path, "wb") as f:
-        for piece in file_bytes(size, 2):
-            digest.update(piece)
-            f.write(piece)
-    script = (
-        "from huggingface_hub import HfApi;"
-        f"HfApi(endpoint={url!r}, token={token!r}).upload_file(path_or_fileobj={str(path)!r},"
-        f"path_in_repo='client.bin', repo_id={repo!r}, repo_type='dataset')"
-    )
-    env = {**os.environ, "HF_HUB_DISABLE_XET": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
-    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True)
-    path.unlink()
-    return ("ok" if proc.returncode == 0 else proc.stderr.decode()[-300:]), digest.hexdigest()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=1024, help="size of the file")
-    parser.add_argument("--client", action="store_true", help="also upload with huggingface_hub")
     args = parser.parse_args()
-    size = args.mb * MB // PIECE * PIECE
+    size = args.mb * MB
     data_dir = Path(tempfile.mkdtemp(prefix="embedhub-commit-"))
     proc, url = start(data_dir, lfs_threshold=10 * MB)
     try:
@@ -119,13 +100,6 @@ def main() -> None:
             timeout=60,
         ).raise_for_status()
         runs = [("raw ndjson commit", lambda: raw_commit(url, token, "bench/r", size))]
-        if args.client:
-            runs.append(
-                (
-                    "huggingface_hub upload_file",
-                    lambda: client_upload(url, token, "bench/r", size, data_dir),
-                )
-            )
         print(f"one file of {size / MB:.0f} MB, base64 in the commit body")
         head = f"{'scenario':30} {'answer':8} {'seconds':>8} {'RSS growth':>11}"
         print(f"{head} {'temp disk':>10} in LFS")
