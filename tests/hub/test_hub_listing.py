@@ -91,6 +91,9 @@ def test_listings_with_the_client(server, world, tmp_path):
         some = list(api.list_datasets(author={own!r}, search="alpha", expand=["private"]))
         out["expand"] = [(d.id, d.private, d.sha) for d in some]
         out["filter"] = [d.id for d in api.list_datasets(author={own!r}, filter="language:en")]
+        out["gated"] = [[d.id for d in api.list_models(author={own!r}, gated=gated)]
+                        for gated in (True, False)]
+        out["pipeline"] = [m.id for m in api.list_models(author={own!r}, pipeline_tag="fill-mask")]
         out["mine"] = sorted((r.id, r.type, r.visibility, r.storage > 0)
                              for r in api.list_user_repos())
         out["org_storage"] = [(r.id, r.storage_percent) for r in api.list_user_repos({org!r})]
@@ -112,7 +115,8 @@ def test_listings_with_the_client(server, world, tmp_path):
     assert result["newest"] == [f"{own}/gamma", f"{own}/beta", f"{own}/alpha"]
     assert result["full"] == [[result["sha"], [".gitattributes", "w.bin"]]]
     assert result["expand"] == [[f"{own}/alpha", False, None]]
-    assert result["filter"] == []
+    assert result["filter"] == [] and result["pipeline"] == []
+    assert result["gated"] == [[], [f"{own}/model-a"]]
     assert result["mine"] == [
         [f"{own}/alpha", "dataset", "public", True],
         [f"{own}/beta", "dataset", "private", True],

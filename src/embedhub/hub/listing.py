@@ -5,8 +5,8 @@
 Private repos are listed only to members of their namespace, exactly as they are readable.
 Pages are in a total order (the sort key, then the id) and the cursor is the last item's
 key, so a repo created or deleted between two pages moves nothing else. This hub counts no
-downloads or likes and keeps no tags: those sort as ties (by id), and a `filter` (on tags)
-matches nothing."""
+downloads or likes and keeps no tags, pipeline tags, inference or gating: those sort as ties
+(by id), and a filter on them (`filter`, `pipeline_tag`, `gated=true`, ...) matches nothing."""
 
 from __future__ import annotations
 
@@ -46,6 +46,15 @@ DEFAULT_FIELDS = (
     "lastModified",
 )
 GIT_FIELDS = ("sha", "siblings", "usedStorage")
+# Filters on properties no repo here has (list_models and list_datasets send them when asked).
+NOTHING_HAS = (
+    "filter",
+    "pipeline_tag",
+    "apps",
+    "inference",
+    "inference_provider",
+    "num_parameters",
+)
 EXPANDABLE = frozenset(DEFAULT_FIELDS + GIT_FIELDS)
 
 
@@ -62,7 +71,7 @@ async def list_repos(hub: Hub, request: Request, plural: str) -> Response:
     )
     searches = [s.lower() for s in q.getlist("search") if s]
     rows = [r for r in rows if all(s in r.id.lower() for s in searches)]
-    if q.getlist("filter"):
+    if any(q.getlist(name) for name in NOTHING_HAS) or _flag(q.get("gated")):
         rows = []
     page, more = _page(request, rows, key, descending, size)
     items = await in_thread(lambda: [_item(hub, r, fields) for r in page])
