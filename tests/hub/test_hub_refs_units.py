@@ -15,7 +15,7 @@ from embedhub.config import Settings
 from embedhub.db import Database
 from embedhub.errors import EmbedhubError
 from embedhub.hub.gitrepo import GitRepo, git_env
-from embedhub.hub.history import last_commits
+from embedhub.hub.history import MAX_PATHSPECS, last_commits
 from embedhub.hub.paths import RepoId
 from embedhub.hub.refs_api import new_ref_name
 from embedhub.hub.store import PENDING_MOVE, Hub
@@ -46,6 +46,9 @@ def test_last_commits_walks_once_for_files_and_folders(tmp_path):
     }
     assert last_commits(repo, c2, ["b.txt", "d"]) == {"d": c2}
     assert last_commits(repo, c3, []) == {}
+    # Too many paths for pathspecs: the same answer from matching every commit's changes.
+    many = paths + [f"none/{i}" for i in range(MAX_PATHSPECS)]
+    assert last_commits(repo, c3, many) == last_commits(repo, c3, paths)
 
 
 def test_refs_peel_tags_all_the_way(tmp_path):

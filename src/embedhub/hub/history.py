@@ -10,6 +10,7 @@ from typing import BinaryIO
 from embedhub.hub.gitrepo import GitRepo, git_env
 
 READ = 64 * 1024
+MAX_PATHSPECS = 256
 
 
 def last_commits(repo: GitRepo, rev: str, paths: list[str]) -> dict[str, str]:
@@ -19,8 +20,10 @@ def last_commits(repo: GitRepo, rev: str, paths: list[str]) -> dict[str, str]:
     left, found = set(paths), {}
     if not left:
         return found
-    # :(literal): a name with '*' or '?' is a name, not a pattern.
-    specs = [f":(literal){p}" for p in paths]
+    # Pathspecs let git skip commits that touch none of the paths; :(literal) keeps a name
+    # with '*' or '?' a name. Past a few hundred paths (paths-info can ask for thousands) the
+    # command line would overflow: then every commit's changes are matched here instead.
+    specs = [f":(literal){p}" for p in paths] if len(paths) <= MAX_PATHSPECS else []
     proc = subprocess.Popen(
         ["git", f"--git-dir={repo.path}", "log", "--format=%x01%H", "-z", "--name-only", rev]
         + ["--", *specs],
