@@ -195,10 +195,10 @@ async def list_commits(hub: Hub, request: Request, rid: RepoId, rev: str) -> Res
     hub.readable(rid, token_of(hub, request))
     repo = hub.git(rid)
     limit = page_size(request, COMMITS_PAGE, COMMITS_PAGE)
-    page = request.query_params.get("p", "0")
-    if not page.isdigit():
-        raise bad(f"'p' (the page) must be a non-negative integer, not {page!r}")
-    page = int(page)
+    p = request.query_params.get("p", "0")
+    if not p.isdigit():
+        raise bad(f"'p' (the page) must be a non-negative integer, not {p!r}")
+    page = int(p)
 
     def build() -> tuple[list[dict[str, Any]], int]:
         sha = resolve_rev(repo, rid, rev)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import IO
 
 from embedhub.hub.gitrepo import GitRepo, git_env
 
@@ -17,7 +17,7 @@ def last_commits(repo: GitRepo, rev: str, paths: list[str]) -> dict[str, str]:
     """For each path (file or folder), the id of the newest commit from `rev` back that
     changed it. One `git log` walk for all of them, stopped as soon as each has been seen
     (a page of entries costs one process, not one per entry)."""
-    left, found = set(paths), {}
+    left, found = set(paths), dict[str, str]()
     if not left:
         return found
     # Pathspecs let git skip commits that touch none of the paths; :(literal) keeps a name
@@ -51,7 +51,7 @@ def last_commits(repo: GitRepo, rev: str, paths: list[str]) -> dict[str, str]:
     return found
 
 
-def log_records(stream: BinaryIO) -> Iterator[tuple[str, list[str]]]:
+def log_records(stream: IO[bytes]) -> Iterator[tuple[str, list[str]]]:
     """(commit id, changed paths) from `git log --format=%x01%H -z --name-only`, parsed as it
     arrives: each record is \\x01, the id, NUL, newline, then NUL-terminated names."""
     buf = b""
