@@ -58,6 +58,12 @@ def routes(repo_id: str) -> list[tuple[str, str, dict[str, str]]]:
         ("POST", f"/api/datasets/{repo_id}/commit/main", {"Content-Type": "application/x-ndjson"}),
         ("POST", f"{lfs}/objects/batch", LFS),
         ("POST", f"{lfs}/verify", LFS),
+        ("POST", "/api/repos/move", {}),
+        ("POST", f"/api/datasets/{repo_id}/duplicate", {}),
+        # The first body that is no body at all makes the branch; the others find it there.
+        ("POST", f"/api/datasets/{repo_id}/branch/hostile", {}),
+        ("POST", f"/api/datasets/{repo_id}/tag/main", {}),
+        ("POST", f"/api/datasets/{repo_id}/super-squash/no-such-branch", {}),
     ]
 
 
@@ -131,6 +137,50 @@ def test_bad_revisions_are_400(server, repo, rev):
         r = requests.get(server.url + url, timeout=30)
         # A newline inside the path matches no route at all (404); anywhere else: 400.
         assert r.status_code == (404 if "\n" in rev and "resolve" in url else 400), (url, r.text)
+
+
+REF_NAMES = [
+    "x\n",
+    "x%0D",
+    "x%09",
+    "%00",
+    "-n",
+    "a..b",
+    "HEAD",
+    "HEAD@{1}",
+    "a b",
+    "x.lock",
+    "refs/heads/x",
+    ".hidden",
+    "x//y",
+    "x/",
+    "a" * 300,
+    "0" * 40,
+    "\u00e9",
+    "x\u202e",
+]
+
+
+@pytest.mark.parametrize("name", REF_NAMES, ids=[repr(n[:20]) for n in REF_NAMES])
+def test_bad_branch_and_tag_names_are_4xx_and_create_nothing(server, repo, name):
+    repo_id, token = repo
+    quoted = name if "%" in name else quote(name, safe="")
+    api = f"{server.url}/api/datasets/{repo_id}"
+    before = requests.get(f"{api}/refs", timeout=30).json()
+    answers = [
+        requests.post(f"{api}/branch/{quoted}", headers=auth(token), timeout=30),
+        requests.post(f"{api}/tag/main", json={"tag": name}, headers=auth(token), timeout=30),
+        requests.delete(f"{api}/branch/{quoted}", headers=auth(token), timeout=30),
+        requests.delete(f"{api}/tag/{quoted}", headers=auth(token), timeout=30),
+        requests.post(f"{api}/super-squash/{quoted}", headers=auth(token), timeout=30),
+    ]
+    for r in answers:
+        # A newline in the path matches no route (404); a name git could store but that
+        # does not exist is a 404 on delete and squash; anything else: 400.
+        assert r.status_code in (400, 404), (name, r.request.method, r.request.url, r.text)
+    assert answers[0].status_code == 400 or "\n" in name
+    assert answers[1].status_code == 400
+    assert requests.get(f"{api}/refs", timeout=30).json() == before
 
 
 @pytest.mark.parametrize("path", ["a.txt\n", "a\r.txt", "a\u0085b", "dir/\u2028x"])
