@@ -1,8 +1,7 @@
 """Pure ASGI middleware (the app runs in the server's own task, with no wrapper task around
-it): request ids, the total time, request metrics by route and the access log (one line per
-request, access_log.py). What an embedding route does
-to its own request (body limit, JSON bodies, cancelling when the client leaves) is the
-route's business: see routing.ApiRoute."""
+it): request ids, the total time, request metrics by route and the access log (access_log.py).
+What an embedding route does to its own request (body limit, JSON bodies, cancelling when the
+client leaves) is the route's business: see routing.ApiRoute."""
 
 from __future__ import annotations
 
