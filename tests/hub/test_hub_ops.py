@@ -29,11 +29,10 @@ def log_lines(server, needle: str, timeout: float = 10) -> list[str]:
         time.sleep(0.2)
 
 
-def test_access_log_never_holds_a_secret(server, uid):
-    user = f"log{uid}"
-    token, reader = server.token(user), server.token(user, write=False)
+def test_access_log_never_holds_a_secret(server, account, uid):
+    user, token, reader = account.user, account.token, account.reader
     bogus = f"eh_not-a-token-{uid}"
-    repo = f"{user}/logged"
+    repo = f"{user}/logged-{uid}"
     assert create_repo(server, token, repo, private=True).status_code == 200
     api = f"{server.url}/api/datasets/{repo}"
     rid = f"req-{uid}"
@@ -84,10 +83,9 @@ def test_access_log_never_holds_a_secret(server, uid):
     assert "sig=" not in text and href.split("?", 1)[1] not in text
 
 
-def test_metrics_label_hub_routes_by_template(server, uid):
-    user = f"met{uid}"
-    token = server.token(user)
-    repo = f"{user}/counted"
+def test_metrics_label_hub_routes_by_template(server, account, uid):
+    token = account.token
+    repo = f"{account.user}/counted-{uid}"
     assert create_repo(server, token, repo).status_code == 200
     r = commit(server, token, repo, [header("one"), file_line("a.txt", b"a")])
     assert r.status_code == 200

@@ -21,10 +21,9 @@ def git(server, repo_id: str, *args: str) -> str:
     ).stdout.strip()
 
 
-def test_branches_and_tags(server, tmp_path, uid):
-    user = f"ref{uid}"
-    token, reader = server.token(user), server.token(user, write=False)
-    repo = f"{user}/refs"
+def test_branches_and_tags(server, account, tmp_path, uid):
+    user, token, reader = account.user, account.token, account.reader
+    repo = f"{user}/refs-{uid}"
     result = run_client(
         server,
         f"""
@@ -111,10 +110,9 @@ def test_branches_and_tags(server, tmp_path, uid):
     assert git(server, repo, "cat-file", "-t", "refs/tags/light") == "commit"
 
 
-def test_push_to_hub_at_a_revision(server, tmp_path, uid):
-    user = f"rev{uid}"
-    token = server.token(user)
-    repo = f"{user}/emb"
+def test_push_to_hub_at_a_revision(server, account, tmp_path, uid):
+    token = account.token
+    repo = f"{account.user}/emb-{uid}"
     result = run_client(
         server,
         f"""
@@ -154,10 +152,9 @@ def many_files(server, token: str, repo: str) -> list[str]:
     return shas
 
 
-def test_expand_pagination_and_squash(server, tmp_path, uid):
-    user = f"exp{uid}"
-    token = server.token(user)
-    repo = f"{user}/tree"
+def test_expand_pagination_and_squash(server, account, tmp_path, uid):
+    token = account.token
+    repo = f"{account.user}/tree-{uid}"
     c1, c2, c3 = many_files(server, token, repo)
     blob = tmp_path / "w.bin"
     blob.write_bytes(os.urandom(200_000))
@@ -235,10 +232,9 @@ def follow(url: str, token: str) -> tuple[list, int]:
     return items, pages
 
 
-def test_tree_and_commits_pages_follow_the_link(server, uid):
-    user = f"pag{uid}"
-    token = server.token(user)
-    repo = f"{user}/pages"
+def test_tree_and_commits_pages_follow_the_link(server, account, uid):
+    token = account.token
+    repo = f"{account.user}/pages-{uid}"
     many_files(server, token, repo)
     r = requests.post(
         f"{server.url}/api/datasets/{repo}/branch/feature%2Fx", headers=auth(token), timeout=10
