@@ -238,22 +238,26 @@ def test_move_and_duplicate(server, world, tmp_path):
             api.duplicate_repo({own!r} + "/beta", {own!r} + "/beta-copy", repo_type="dataset")
         except Exception as e:
             conflict = e.response.status_code
+        private = api.dataset_info({own!r} + "/beta-copy").private
+        api.move_repo({own!r} + "/beta-copy", {own!r} + "/beta-renamed", repo_type="dataset")
+        moved = [api.repo_exists({own!r} + "/beta-copy", repo_type="dataset"),
+                 api.dataset_info({own!r} + "/beta-renamed").private]
         # The Xet file, downloaded natively by hf_xet through both new names.
         xet = [open(hf_hub_download(r, "x.bin", repo_type="dataset"), "rb").read().hex()
                for r in ({org!r} + "/moved", {other!r} + "/copy")]
-        print(json.dumps([str(first), str(again), conflict,
-                          api.dataset_info({own!r} + "/beta-copy").private, xet]))
+        print(json.dumps([str(first), str(again), conflict, private, moved, xet]))
     """,
         tmp_path,
     )
     url = f"{server.url}/datasets/{own}/beta-copy"
     assert result[:4] == [url, url, 409, True]  # a private repo's copy stays private
-    assert result[4] == [xet_file.read_bytes().hex()] * 2
+    assert result[4] == [False, True]  # moved with the client's move_repo, still private
+    assert result[5] == [xet_file.read_bytes().hex()] * 2
     for repo in (f"{org}/moved", f"{other}/copy"):
         head = requests.head(f"{server.url}/datasets/{repo}/resolve/main/x.bin", timeout=10)
         assert head.status_code == 200 and "X-Xet-Hash" in head.headers
     listed = requests.get(f"{server.url}/api/datasets?author={own}", timeout=10).json()
-    assert f"{own}/beta-copy" not in [d["id"] for d in listed]
+    assert f"{own}/beta-renamed" not in [d["id"] for d in listed]  # private: not to anyone
 
 
 def test_branch_and_tag_with_the_cli(server, world, tmp_path):
