@@ -18,7 +18,16 @@ from embedhub.hub.commitbody import parse_body
 from embedhub.hub.gitrepo import GitRepo
 from embedhub.hub.lfs import is_lfs_path, lfs_rules
 from embedhub.hub.pages import next_link, page_size
-from embedhub.hub.paths import URL_PREFIX, RepoId, bad, file_path, repo_id, revision
+from embedhub.hub.paths import (
+    DEFAULT_BRANCH,
+    URL_PREFIX,
+    RepoId,
+    bad,
+    file_path,
+    flag,
+    repo_id,
+    revision,
+)
 from embedhub.hub.paths import repo_type as parse_type
 from embedhub.hub.store import Hub, not_found
 from embedhub.hub.web import (
@@ -135,7 +144,7 @@ async def validate_yaml(hub: Hub, request: Request) -> Response:
 
 
 # --- reading -------------------------------------------------------------------------------
-async def repo_info(hub: Hub, request: Request, rid: RepoId, rev: str = "main") -> Response:
+async def repo_info(hub: Hub, request: Request, rid: RepoId, rev: str = DEFAULT_BRANCH) -> Response:
     row = hub.readable(rid, token_of(hub, request))
     repo = hub.git(rid)
 
@@ -267,7 +276,7 @@ async def commit(hub: Hub, request: Request, rid: RepoId, rev: str) -> Response:
     hub.writable(rid, token)
     assert token is not None
     branch = revision(rev)
-    if request.query_params.get("create_pr") in ("1", "true"):
+    if flag(request.query_params.get("create_pr")):
         raise bad("Pull requests are not supported by this hub; commit to a branch")
     staging = Path(tempfile.mkdtemp(dir=hub.lfs.tmp, prefix="commit-"))
     try:

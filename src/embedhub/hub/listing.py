@@ -20,7 +20,7 @@ from embedhub.db import RepoRow
 from embedhub.errors import EmbedhubError, Kind
 from embedhub.hub.api import iso
 from embedhub.hub.pages import cursor_of, encode_cursor, next_link, page_size
-from embedhub.hub.paths import REPO_TYPES, RepoId, bad
+from embedhub.hub.paths import DEFAULT_BRANCH, REPO_TYPES, RepoId, bad, flag
 from embedhub.hub.store import Hub
 from embedhub.hub.web import in_thread, json, token_of
 
@@ -61,7 +61,7 @@ EXPANDABLE = frozenset(DEFAULT_FIELDS + GIT_FIELDS)
 async def list_repos(hub: Hub, request: Request, plural: str) -> Response:
     token = token_of(hub, request)
     q = request.query_params
-    fields = _fields(q.getlist("expand") + q.getlist("expand[]"), _flag(q.get("full")))
+    fields = _fields(q.getlist("expand") + q.getlist("expand[]"), flag(q.get("full")))
     size = page_size(request, PAGE, PAGE_WITH_GIT if set(fields) & set(GIT_FIELDS) else PAGE)
     key, descending = _order(q.get("sort"), q.get("direction"))
     members = [token.user, *hub.db.orgs_of(token.user)] if token else []
@@ -71,16 +71,12 @@ async def list_repos(hub: Hub, request: Request, plural: str) -> Response:
     )
     searches = [s.lower() for s in q.getlist("search") if s]
     rows = [r for r in rows if all(s in r.id.lower() for s in searches)]
-    if any(q.getlist(name) for name in NOTHING_HAS) or _flag(q.get("gated")):
+    if any(q.getlist(name) for name in NOTHING_HAS) or flag(q.get("gated")):
         rows = []
     page, more = _page(request, rows, key, descending, size)
     items = await in_thread(lambda: [_item(hub, r, fields) for r in page])
     headers = next_link(hub, request, cursor=encode_cursor(key(page[-1]))) if more else None
     return json(items, headers=headers)
-
-
-def _flag(value: str | None) -> bool:
-    return (value or "").lower() in ("1", "true")
 
 
 def _fields(expand: list[str], full: bool) -> tuple[str, ...]:
@@ -158,7 +154,7 @@ def _value(hub: Hub, rid: RepoId, row: RepoRow, field: str) -> Any:
     if field == "usedStorage":
         return hub.storage(rid)
     repo = hub.git(rid)
-    sha = repo.resolve("refs/heads/main")
+    sha = repo.resolve(f"refs/heads/{DEFAULT_BRANCH}")
     if field == "sha":
         return sha
     entries = repo.ls_tree(sha, recursive=True) if sha else []

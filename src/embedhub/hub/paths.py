@@ -17,6 +17,8 @@ from embedhub.errors import EmbedhubError, Kind
 # `repo_type` use).
 REPO_TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
 URL_PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
+# Every repo is created with it; it can't be deleted.
+DEFAULT_BRANCH = "main"
 
 # A ref name git accepts and that can't be taken for an option or a range. Every pattern
 # here is used with fullmatch: `$` would also match before a final newline.
@@ -40,6 +42,11 @@ class RepoId:
 
 def bad(message: str) -> EmbedhubError:
     return EmbedhubError(Kind.BAD_REQUEST, message)
+
+
+def flag(value: object) -> bool:
+    """A yes/no parameter as the clients send it: `1`, `true`, `True` (query, form or JSON)."""
+    return str(value).lower() in ("1", "true")
 
 
 def repo_type(value: str | None, *, plural: bool = False) -> str:

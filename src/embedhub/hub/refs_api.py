@@ -17,11 +17,10 @@ from starlette.responses import Response
 from embedhub.errors import EmbedhubError, Kind
 from embedhub.hub.api import resolve_rev, revision_not_found
 from embedhub.hub.gitrepo import GitRepo
-from embedhub.hub.paths import RepoId, bad, ref_problem, revision
+from embedhub.hub.paths import DEFAULT_BRANCH, RepoId, bad, ref_problem, revision
 from embedhub.hub.store import Hub
 from embedhub.hub.web import in_thread, json, json_body, token_of
 
-DEFAULT_BRANCH = "main"
 KINDS = {"branch": "refs/heads/", "tag": "refs/tags/"}
 
 
@@ -73,7 +72,8 @@ def _existing(repo: GitRepo, rid: RepoId, name: str, kind: str) -> str:
 async def create_branch(hub: Hub, request: Request, rid: RepoId, branch: str) -> Response:
     hub.writable(rid, token_of(hub, request))
     name = new_ref_name(branch, "branch")
-    start = _text(await _body(hub, request, "branch"), "startingPoint", "branch") or "main"
+    start = _text(await _body(hub, request, "branch"), "startingPoint", "branch")
+    start = start or DEFAULT_BRANCH
     repo = hub.git(rid)
 
     def run() -> None:

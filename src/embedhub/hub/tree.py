@@ -17,7 +17,7 @@ from embedhub.hub.api import iso, resolve_rev
 from embedhub.hub.gitrepo import Entry, GitRepo
 from embedhub.hub.history import last_commits
 from embedhub.hub.pages import cursor_of, encode_cursor, next_link, page_size
-from embedhub.hub.paths import RepoId, bad, folder_path
+from embedhub.hub.paths import RepoId, bad, flag, folder_path
 from embedhub.hub.store import Hub
 from embedhub.hub.web import in_thread, json, read_body, token_of
 from embedhub.xet import hashes
@@ -33,10 +33,6 @@ def entry_json(e: Entry) -> dict[str, Any]:
     if e.lfs:
         out["lfs"] = {"oid": e.lfs.oid, "size": e.lfs.size, "pointerSize": e.size}
     return out
-
-
-def flag(value: object) -> bool:
-    return str(value).lower() in ("1", "true")
 
 
 def listed(
