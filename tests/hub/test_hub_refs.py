@@ -52,6 +52,10 @@ def test_branches_and_tags(server, account, tmp_path, uid):
         api.create_tag(tag="light", revision="dev", **R)
         api.create_branch(branch="feature/x", revision="v1", **R)
         out["tag_again"] = status(lambda: api.create_tag(tag="v1", **R))
+        try:
+            api.create_tag(tag="v1", **R)
+        except HfHubHTTPError as e:
+            out["tag_again_says"] = str(e)
         out["tag_is_branch"] = status(lambda: api.create_branch(branch="v1", **R))
         out["bad"] = [status(lambda n=n: api.create_branch(branch=n, **R))
                       for n in ("bad..name", "refs/pr/1", "-x", "HEAD", "a" * 40, "x.lock")]
@@ -87,6 +91,7 @@ def test_branches_and_tags(server, account, tmp_path, uid):
     c1, c2 = result["commits"]
     assert result["again"] == ["HfHubHTTPError", 409]
     assert result["tag_again"] == ["HfHubHTTPError", 409]
+    assert "'v1' already exists" in result["tag_again_says"]  # what `hf repos tag` shows
     assert result["tag_is_branch"] == ["HfHubHTTPError", 409]
     assert result["bad"] == [["BadRequestError", 400]] * 6
     assert result["bad_tag"] == ["BadRequestError", 400]
