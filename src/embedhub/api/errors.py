@@ -122,8 +122,11 @@ def install(app: FastAPI, routes: Iterable[BaseRoute]) -> None:
     async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         errors = exc.errors()
-        if any(e.get("type") == "json_invalid" for e in errors):
-            return respond(request, Problem(Kind.BAD_REQUEST, "The request body is not valid JSON"))
+        invalid = [e for e in errors if e.get("type") == "json_invalid"]
+        if invalid:
+            why = invalid[0].get("ctx", {}).get("error")
+            message = "The request body is not valid JSON" + (f": {why}" if why else "")
+            return respond(request, Problem(Kind.BAD_REQUEST, message))
         # TEI answers schema errors with 422; the HF and OpenAI APIs with 400.
         tei = style_of(request.scope, by_segment) is Style.TEI
         kind = Kind.VALIDATION if tei else Kind.BAD_REQUEST

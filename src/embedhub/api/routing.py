@@ -8,7 +8,9 @@ What an embedding route does around its handler (see `ApiRoute.handle`):
   else when the bytes read pass it (chunked). The refusal is raised inside the route, so it
   is answered in the route's shape and /metrics counts it under the route;
 - takes the body as JSON whatever the client labels it (`curl -d` says form-urlencoded, and
-  the HF Inference API has always accepted that);
+  the HF Inference API has always accepted that), and strict JSON at that: orjson refuses what
+  Python's json module lets through (a lone surrogate such as "\ud800", NaN, Infinity), so no
+  text that isn't Unicode ever reaches a tokenizer and the client gets a 400 that says why;
 - cancels itself when its client disconnects before the answer starts: a client that timed
   out would otherwise still have its inputs embedded, and under overload (when clients time
   out) that is work that delays everyone else."""
@@ -18,11 +20,14 @@ from __future__ import annotations
 import asyncio
 import enum
 import re
-from collections.abc import Iterable
-from typing import ClassVar
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any, ClassVar
 
+import orjson
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import Message, Receive, Scope, Send
 
@@ -49,6 +54,14 @@ class ApiRoute(APIRoute):
     style: ClassVar[Style] = Style.HF
     # The Settings field that limits this route's request body (None: no limit here).
     body_limit: ClassVar[str | None] = "payload_limit"
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def strict(request: Request) -> Response:
+            return await handler(_StrictJsonRequest(request.scope, request.receive))
+
+        return strict
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -191,6 +204,16 @@ class _CancelOnDisconnect:
     def close(self) -> None:
         if self._watcher is not None and not self._watcher.done():
             self._watcher.cancel()
+
+
+class _StrictJsonRequest(Request):
+    """Parses the body with orjson. Its JSONDecodeError is json's, so FastAPI answers it
+    as it does any body that isn't JSON (a `json_invalid` validation error)."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = orjson.loads(await self.body())
+        return self._json
 
 
 def _as_json(scope: Scope) -> Scope:

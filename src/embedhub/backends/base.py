@@ -25,6 +25,36 @@ class TokenCount(int):
         return value
 
 
+class IdDecoder:
+    """Token ids back to text that tokenizes to the same ids. The ids a client sends may
+    come from this model's own /tokenize, framed by the special tokens the tokenizer adds
+    ([CLS] ... [SEP]): those are dropped from the ends (tokenizing adds them again). Any
+    other special token ([UNK], [MASK]) stays in the text, where the tokenizer finds it
+    again: dropping it would embed a different input than the client sent."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self._tokenizer = tokenizer  # a `tokenizers.Tokenizer`, only read
+        framed = tokenizer.encode("a", add_special_tokens=True)
+        mask = framed.special_tokens_mask
+        first = mask.index(0) if 0 in mask else len(mask)
+        last = len(mask) - mask[::-1].index(0) if 0 in mask else len(mask)
+        self._head = list(framed.ids[:first])
+        self._tail = list(framed.ids[last:])
+
+    def __call__(self, batches: list[list[int]]) -> list[str]:
+        return self._tokenizer.decode_batch(
+            [self._unframed(ids) for ids in batches], skip_special_tokens=False
+        )
+
+    def _unframed(self, ids: list[int]) -> list[int]:
+        head, tail = len(self._head), len(self._tail)
+        if head and ids[:head] == self._head:
+            ids = ids[head:]
+        if tail and len(ids) >= tail and ids[-tail:] == self._tail:
+            ids = ids[:-tail]
+        return ids
+
+
 @dataclass(frozen=True)
 class LoadOptions:
     """How to load a runtime. `threads` is per worker; `workers` forward passes run at once."""
@@ -52,7 +82,7 @@ class Backend(Protocol):
         ...
 
     def decode(self, batches: list[list[int]]) -> list[str]:
-        """Token ids of this model's tokenizer back to text (special tokens dropped)."""
+        """Token ids of this model's tokenizer back to text (see `IdDecoder`). Thread-safe."""
         ...
 
     def tokenize(self, texts: list[str]) -> list[list[tuple[int, str, int, int]]]:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from tokenizers import Encoding, Tokenizer
 
-from embedhub.backends.base import TokenCount
+from embedhub.backends.base import IdDecoder, TokenCount
 from embedhub.backends.heads import Head, read_head
 from embedhub.types import ModelInfo
 
@@ -49,6 +49,7 @@ class GraphBackend:
         source = hf.backend_tokenizer.to_str()
         self._plain = _tokenizer(source)  # no truncation, no special tokens: for counting
         self._specials = self._plain.num_special_tokens_to_add(False)
+        self._decode = IdDecoder(self._plain)
         self._truncating = {
             side: _tokenizer(source, model.max_seq_length, side) for side in ("right", "left")
         }
@@ -63,7 +64,7 @@ class GraphBackend:
         return [TokenCount(len(e.ids) + self._specials, e) for e in encodings]
 
     def decode(self, batches: list[list[int]]) -> list[str]:
-        return self._plain.decode_batch(batches, skip_special_tokens=True)
+        return self._decode(batches)
 
     def tokenize(self, texts: list[str]) -> list[list[tuple[int, str, int, int]]]:
         encodings = self._plain.encode_batch(texts, add_special_tokens=True)

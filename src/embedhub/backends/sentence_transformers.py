@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from embedhub.backends.base import LoadOptions
+from embedhub.backends.base import IdDecoder, LoadOptions
 from embedhub.models import resolve_model
 from embedhub.types import ModelInfo, ModelSpec
 
@@ -49,6 +49,7 @@ class SentenceTransformersBackend:
         )
         self._counter.no_truncation()
         self._counter.no_padding()
+        self._decode = IdDecoder(self._counter)
         self.vocab_size = int(self._counter.get_vocab_size(with_added_tokens=True))
         self.special_ids = frozenset(model.tokenizer.all_special_ids)
         self._count_lock = threading.Lock()
@@ -63,7 +64,7 @@ class SentenceTransformersBackend:
 
     def decode(self, batches: list[list[int]]) -> list[str]:
         with self._count_lock:
-            return self._counter.decode_batch(batches, skip_special_tokens=True)
+            return self._decode(batches)
 
     def tokenize(self, texts: list[str]) -> list[list[tuple[int, str, int, int]]]:
         with self._count_lock:
