@@ -3,9 +3,11 @@ checks, options, and fast JSON with timing headers."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import Request
@@ -16,6 +18,7 @@ from embedhub.auth import authenticate
 from embedhub.config import Settings
 from embedhub.db import Database
 from embedhub.engine import Engine
+from embedhub.engine.core import OFF_LOOP_SIZE
 from embedhub.errors import EmbedhubError, Kind
 from embedhub.types import EmbedOptions, EmbedResult
 
@@ -49,6 +52,17 @@ class ApiContext:
         return found
 
 
+T = TypeVar("T")
+
+
+async def off_loop(fn: Callable[..., T], *args: Any, size: int) -> T:
+    """`fn(*args)` on a worker thread when `size` (characters, token ids) says it is more
+    than a few milliseconds of CPU, else here on the event loop."""
+    if size <= OFF_LOOP_SIZE:
+        return fn(*args)
+    return await asyncio.to_thread(fn, *args)
+
+
 def context(request: Request) -> ApiContext:
     return request.app.state.ctx
 
@@ -57,8 +71,19 @@ async def require_inference_auth(request: Request) -> None:
     """Dependency for inference routes: a bad token is always 401; no token is fine only while
     bound to loopback with --require-token off."""
     ctx = context(request)
+    _require_token(ctx, request, ctx.settings.inference_needs_token)
+
+
+async def require_metadata_auth(request: Request) -> None:
+    """Dependency for what describes the server (/info, /metrics, the API description): as
+    inference, unless --public-metadata leaves it open."""
+    ctx = context(request)
+    _require_token(ctx, request, ctx.settings.metadata_needs_token)
+
+
+def _require_token(ctx: ApiContext, request: Request, needed: bool) -> None:
     token = authenticate(ctx.db, request)
-    if token is None and ctx.settings.inference_needs_token:
+    if token is None and needed:
         raise EmbedhubError(
             Kind.UNAUTHORIZED,
             "Authorization header is required: send 'Authorization: Bearer <token>' "

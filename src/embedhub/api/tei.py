@@ -15,8 +15,10 @@ from embedhub.api.common import (
     compare,
     context,
     json_response,
+    off_loop,
     options,
     require_inference_auth,
+    require_metadata_auth,
     timing_headers,
     use_cache_header,
 )
@@ -91,17 +93,23 @@ def router() -> APIRouter:
         engine = ctx.engine(body.model)
         texts, _ = as_texts(body.inputs, ctx.settings.max_client_batch_size)
         keep_special = body.add_special_tokens
+        size = sum(map(len, texts))
+        tokenized = await off_loop(engine.tokenize, texts, body.prompt_name, size=size)
         out = [
             [
                 {"id": t.id, "text": t.text, "special": t.special, "start": t.start, "stop": t.stop}
                 for t in tokens
                 if keep_special or not t.special
             ]
-            for tokens in engine.tokenize(texts, body.prompt_name)
+            for tokens in tokenized
         ]
         return json_response(out)
 
-    @r.get("/info", summary="Model and server limits")
+    @r.get(
+        "/info",
+        dependencies=[Depends(require_metadata_auth)],
+        summary="Model and server limits",
+    )
     async def info(request: Request) -> Response:
         ctx = context(request)
         engine = ctx.default_engine
@@ -144,7 +152,7 @@ def router() -> APIRouter:
             )
         return Response(status_code=200)
 
-    @r.get("/metrics", summary="Prometheus metrics")
+    @r.get("/metrics", dependencies=[Depends(require_metadata_auth)], summary="Prometheus metrics")
     async def metrics(request: Request) -> Response:
         registry = context(request).metrics.registry
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

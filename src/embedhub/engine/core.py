@@ -27,9 +27,15 @@ import numpy as np
 from embedhub.backends.base import Backend
 from embedhub.engine.batching import pick_batch, split_by_length
 from embedhub.engine.cache import EmbeddingCache
+from embedhub.engine.cut import cut_for_model
 from embedhub.engine.errors import EngineError, EngineErrorKind
 from embedhub.engine.observer import EngineObserver
 from embedhub.types import EmbedOptions, EmbedResult, ModelInfo, Timings, Token
+
+# Tokenizing this many characters (or decoding this many token ids) takes a few milliseconds;
+# a request with more is tokenized on a worker thread, so one large body never holds up the
+# event loop (and /health) while small requests skip the hand-off.
+OFF_LOOP_SIZE = 16_384
 
 
 @dataclass
@@ -98,15 +104,19 @@ class Engine:
         *,
         max_batch_tokens: int = 8192,
         max_concurrent_requests: int = 512,
+        max_request_tokens: int | None = None,
         cache_size: int = 0,
         workers: int = 1,
         observer: EngineObserver | None = None,
     ) -> None:
-        """`workers`: forward passes run at once. The backend must be safe to call from that
+        """`max_request_tokens`: the most tokens one call may bring (None: no limit, for
+        in-process callers such as bulk embedding, which size their own batches).
+        `workers`: forward passes run at once. The backend must be safe to call from that
         many threads and sized for it (see `plan_workers`)."""
         self.backend = backend
         self.max_batch_tokens = max_batch_tokens
         self.max_concurrent_requests = max_concurrent_requests
+        self.max_request_tokens = max_request_tokens
         self.cache = EmbeddingCache(cache_size)
         self.observer = observer or EngineObserver()
         self._waiting: list[_Input] = []
@@ -154,7 +164,7 @@ class Engine:
     # --- the two ways in --------------------------------------------------------------------
     async def embed(self, texts: list[str], options: EmbedOptions) -> EmbedResult:
         with self._permit():
-            job, counts, hits = self._prepare(texts, options)
+            job, counts, hits = await self._prepare_async(texts, options)
             if job.remaining:
                 try:
                     await asyncio.shield(job.bind(asyncio.get_running_loop()))
@@ -191,6 +201,24 @@ class Engine:
             self._admitted -= 1
 
     # --- preparing inputs --------------------------------------------------------------------
+    async def _prepare_async(
+        self, texts: list[str], options: EmbedOptions
+    ) -> tuple[_Job, list[int], int]:
+        if sum(map(len, texts)) <= OFF_LOOP_SIZE:
+            return self._prepare(texts, options)
+        done = asyncio.get_running_loop().run_in_executor(None, self._prepare, texts, options)
+        try:
+            return await asyncio.shield(done)
+        except asyncio.CancelledError:
+            # The client left while its inputs were tokenized: once they are queued, take
+            # them back out, as embed() does for a job that waits.
+            done.add_done_callback(self._withdraw_prepared)
+            raise
+
+    def _withdraw_prepared(self, done: asyncio.Future) -> None:
+        if not done.cancelled() and done.exception() is None:
+            self._withdraw(done.result()[0])
+
     def _prepare(self, texts: list[str], options: EmbedOptions) -> tuple[_Job, list[int], int]:
         info = self.info
         dims = options.dimensions
@@ -201,21 +229,39 @@ class Engine:
                 param="dimensions",
             )
         prompt = self.prompt(options.prompt_name)
-        counted = [prompt + t for t in texts] if prompt else texts
-        t0 = time.perf_counter()
-        raw_counts = self.count_tokens(counted)
-        tokenize_seconds = time.perf_counter() - t0
         limit = info.max_seq_length
+        t0 = time.perf_counter()
+        # Texts far longer than the model reads are cut first (see engine/cut.py); the piece
+        # stands for its text from here on (same tokens, so the same vector and cache entry).
+        # The prompt's characters bound its tokens, so a piece proven long enough holds
+        # `limit` tokens of the text itself whichever side is kept.
+        texts, raw_counts, cut = cut_for_model(
+            texts,
+            limit + len(prompt),
+            options.truncation_direction,
+            lambda pieces: self.count_tokens([prompt + t for t in pieces] if prompt else pieces),
+        )
+        tokenize_seconds = time.perf_counter() - t0
         if not options.truncate:
             for i, n in enumerate(raw_counts):
                 if n > limit:
+                    many = f"more than {n}" if i in cut else str(n)
                     raise EngineError(
                         EngineErrorKind.VALIDATION,
-                        f"Input {i} is too long: {n} tokens, the model's limit is {limit} "
+                        f"Input {i} is too long: {many} tokens, the model's limit is {limit} "
                         "(send truncate=true to cut it)",
                         param="input",
                     )
         counts = [min(n, limit) for n in raw_counts]
+        total = sum(counts)
+        if self.max_request_tokens is not None and total > self.max_request_tokens:
+            raise EngineError(
+                EngineErrorKind.VALIDATION,
+                f"The request has {total} tokens (after truncation to {limit} per input); "
+                f"the limit is {self.max_request_tokens} per request (--max-request-tokens): "
+                "send fewer inputs per request",
+                param="input",
+            )
         group = (options.truncation_direction, prompt or None)
         pending: dict[str, _Input] = {}
         job = _Job(len(texts), info.dimension, 0)
@@ -267,16 +313,35 @@ class Engine:
             return self.backend.count_tokens(texts)
 
     def decode(self, batches: list[list[int]]) -> list[str]:
-        """Token ids of this model's tokenizer back to text (special tokens dropped)."""
+        """Token ids of this model's tokenizer back to text that tokenizes to the same ids:
+        special tokens the tokenizer adds itself ([CLS] ... [SEP]) are dropped from the ends,
+        any other ([UNK], [MASK]) is kept."""
         with _tokenizer_errors():
             return self.backend.decode(batches)
 
     def tokenize(self, texts: list[str], prompt_name: str | None = None) -> list[list[Token]]:
-        """Each text's tokens (after the named prompt), special tokens included, untruncated."""
+        """Each text's tokens (after the named prompt), special tokens included, untruncated.
+        Counted first: a token is a few hundred bytes of Python objects, so a request with
+        more than `max_request_tokens` is refused before they are made."""
         prompt = self.prompt(prompt_name)
         specials = self.backend.special_ids
+        prompted = [prompt + t for t in texts]
+        most = self.max_request_tokens
+        if most is not None:
+            # Counted on pieces where a text is long (engine/cut.py): enough to refuse it. The
+            # piece is small against the limit (2 characters a token, the densest text), so a
+            # text can be refused long before all of it is tokenized.
+            _, counts, cut = cut_for_model(prompted, most, "right", self.count_tokens, 2)
+            total = sum(counts)
+            if cut or total > most:
+                raise EngineError(
+                    EngineErrorKind.VALIDATION,
+                    f"The inputs have {'more than ' if cut else ''}{total} tokens; the limit is "
+                    f"{most} per request (--max-request-tokens): send fewer or shorter inputs",
+                    param="inputs",
+                )
         with _tokenizer_errors():
-            encoded = self.backend.tokenize([prompt + t for t in texts])
+            encoded = self.backend.tokenize(prompted)
         return [
             [Token(i, text, start, stop, i in specials) for i, text, start, stop in tokens]
             for tokens in encoded
