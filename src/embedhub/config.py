@@ -146,10 +146,36 @@ class Settings:
         minimum=1,
     )
     max_client_batch_size: int = setting(2048, help="inputs one request may carry", minimum=1)
+    # OpenAI's own limit per embeddings request. Token ids are counted before they are
+    # decoded, so a body of ids costs no more than the text it stands for.
+    max_request_tokens: int = setting(
+        300_000,
+        help="tokens one embedding request may carry (after truncation; token ids as sent)",
+        minimum=1,
+    )
     payload_limit: int = setting(
         2_000_000, help="bytes one embedding request body may have", minimum=1
     )
     require_token: bool = setting(False, help="require a token for inference even on loopback")
+    # What a server that wants tokens shows without one: by default only /health (load
+    # balancers probe it); the model, limits, metrics and API description are a choice.
+    public_metadata: bool = setting(
+        False,
+        help="with tokens required (--require-token or a public bind), still answer /info, "
+        "/metrics, /docs and /openapi.json without one",
+    )
+    # The HTTP server's own limits (embedhub/http_limits.py): what one connection may cost
+    # before a route sees the request.
+    max_header_bytes: int = setting(
+        64 * 1024, help="bytes the request line and headers of one request may have", minimum=1024
+    )
+    max_headers: int = setting(100, help="headers one request may have", minimum=1)
+    header_timeout: float = setting(
+        10.0, help="seconds a client has to send a request's line and headers", minimum=0.1
+    )
+    body_timeout: float = setting(
+        60.0, help="seconds a request body may go without a byte arriving", minimum=0.1
+    )
     cache_size: int = setting(
         100_000, help="embeddings kept in the in-memory LRU cache (0: off)", minimum=0
     )
@@ -216,6 +242,10 @@ class Settings:
     @property
     def inference_needs_token(self) -> bool:
         return self.require_token or not self.on_loopback
+
+    @property
+    def metadata_needs_token(self) -> bool:
+        return self.inference_needs_token and not self.public_metadata
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

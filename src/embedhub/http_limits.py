@@ -10,6 +10,7 @@ httptools buffers them), and arms a timer for the head and an idle timer for the
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
@@ -40,7 +41,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._refusal: tuple[int, str] | None = None
-        self._head_bytes = 0
+        self._head_bytes = 0  # bytes received while the head is incomplete
+        self._parsed_bytes = 0  # the request line and headers as parsed
         self._head_open = True  # no request head complete yet on this connection
         self._header_count = 0
         self._timer: asyncio.TimerHandle | None = None
@@ -67,10 +69,16 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if not self._head_open:  # the next request on a kept-alive connection
             self._head_open = True
             self._head_bytes = 0
+            self._parsed_bytes = 0
             self._header_count = 0
             self._arm(self.limits.header_timeout, self._head_too_slow)
 
+    def on_url(self, url: bytes) -> None:
+        self._parsed_bytes += len(url)
+        super().on_url(url)
+
     def on_header(self, name: bytes, value: bytes) -> None:
+        self._parsed_bytes += len(name) + len(value) + 4  # ": " and CRLF
         self._header_count += 1
         if self._header_count > self.limits.max_headers:
             self._refusal = (
@@ -83,7 +91,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._head_open = False
         self._disarm()
-        if self._head_bytes > self.limits.max_header_bytes:  # a whole head in one large read
+        # A whole head in one read: measured as parsed, since the read may hold body bytes too.
+        if self._parsed_bytes > self.limits.max_header_bytes:
             self._refusal = (431, self._too_large_message())
             raise _Refused
         super().on_headers_complete()
@@ -121,7 +130,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         )
 
     # --- timers --------------------------------------------------------------------------------
-    def _arm(self, seconds: float, callback) -> None:  # type: ignore[no-untyped-def]
+    def _arm(self, seconds: float, callback: Callable[[], None]) -> None:
         self._disarm()
         self._timer = self.loop.call_later(seconds, callback)
 

@@ -16,6 +16,7 @@ from embedhub.backends import configured_backend
 from embedhub.config import Settings
 from embedhub.db import Database
 from embedhub.engine import Engine, plan_workers
+from embedhub.http_limits import HttpLimits, protocol_class
 
 log = logging.getLogger("embedhub")
 
@@ -29,6 +30,7 @@ def load_engines(settings: Settings, metrics: Metrics) -> dict[str, Engine]:
             backend,
             max_batch_tokens=settings.max_batch_tokens,
             max_concurrent_requests=settings.max_concurrent_requests,
+            max_request_tokens=settings.max_request_tokens,
             cache_size=settings.cache_size,
             workers=workers,
             observer=metrics.observer(spec.model_id),
@@ -109,6 +111,14 @@ def serve(settings: Settings) -> None:
             log_level="info",
             access_log=False,
             timeout_graceful_shutdown=10,
+            http=protocol_class(
+                HttpLimits(
+                    max_header_bytes=settings.max_header_bytes,
+                    max_headers=settings.max_headers,
+                    header_timeout=settings.header_timeout,
+                    body_timeout=settings.body_timeout,
+                )
+            ),
         )
     finally:
         for engine in engines.values():

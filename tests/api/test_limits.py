@@ -82,7 +82,10 @@ def test_over_payload_limit_is_413(strict_server, path, style, chunked):
     # Counted under its route, whether refused before routing (Content-Length) or after.
     refused = [
         s.labels["route"]
-        for f in text_string_to_metric_families(requests.get(f"{strict_server.url}/metrics").text)
+        for f in text_string_to_metric_families(
+            # /metrics needs a token where inference does (SECURITY.md)
+            requests.get(f"{strict_server.url}/metrics", headers=auth(token)).text
+        )
         for s in f.samples
         if s.name == "embedhub_requests_total" and s.labels["status"] == "413"
     ]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.routing import BaseRoute
 
 from embedhub import __version__
-from embedhub.api import errors, hf_inference, openai_api, tei
+from embedhub.api import docs, errors, hf_inference, openai_api, tei
 from embedhub.api.common import ApiContext
 from embedhub.api.metrics import Metrics
 from embedhub.api.middleware import RequestMiddleware
@@ -21,12 +21,16 @@ from embedhub.engine import Engine
 
 def api_routers() -> list[APIRouter]:
     """The embedding APIs, in the order they are matched."""
-    return [tei.router(), openai_api.router(), hf_inference.router()]
+    return [docs.router(), tei.router(), openai_api.router(), hf_inference.router()]
 
 
 def new_app() -> FastAPI:
-    """The app with FastAPI's own routes (/docs, /openapi.json, /redoc) and nothing else."""
+    """The app, without FastAPI's own unguarded /docs, /openapi.json and /redoc (api/docs.py
+    declares them with the same auth as /info)."""
     return FastAPI(
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
         title="embedhub",
         version=__version__,
         description="Embeddings as a service (Hugging Face Inference, OpenAI and TEI APIs) "
@@ -70,7 +74,6 @@ def routes_of(routers: Iterable[APIRouter]) -> list[BaseRoute]:
 
 
 def top_level_names(routers: Iterable[APIRouter]) -> frozenset[str]:
-    """The first path segments an app mounting `routers` routes on: FastAPI's own routes'
-    and the routers'."""
-    routes = [*new_app().routes, *routes_of(routers)]
+    """The first path segments an app mounting `routers` routes on."""
+    routes = routes_of(routers)
     return frozenset(name for route in routes for name in first_names(route))
