@@ -91,6 +91,16 @@ class _Runner:
         self.model = model
         self.names = [port.any_name for port in model.inputs]
         self._local = threading.local()
+        # One inference here, on the loading thread, before any worker runs one. Why: the
+        # first infer() initialises statics in OpenVINO's Python binding (pybind11's numpy
+        # API), and two workers doing that at once deadlocked the process: each waited for
+        # the other's static initialisation while holding or awaiting the GIL (seen in
+        # test_engine's concurrent test, all threads idle for 20 minutes).
+        warm = {
+            port.any_name: np.ones((1, 2), dtype=port.get_element_type().to_dtype())
+            for port in model.inputs
+        }
+        model.create_infer_request().infer(warm)
 
     def __call__(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         request = getattr(self._local, "request", None)
