@@ -16,6 +16,9 @@ reads back and writes out again unchanged.
       query_prompt_name: null # the prompt a search query should be embedded with
       text: text              # the text column, or the template that built the text
       id_column: id
+      runtime: openvino       # the model runtime that computed the vectors (null: unknown)
+      model_precision: fp32   # the model's arithmetic: fp32 (exact) or int8 (quantized)
+      quality: null           # int8: the quality report the vectors were made under
 """
 
 from __future__ import annotations
@@ -43,6 +46,11 @@ class EmbeddingMeta:
     query_prompt_name: str | None = None
     text: str | None = None
     id_column: str | None = None
+    # How the vectors were computed: a reader can tell exact fp32 vectors from int8 ones and
+    # see the int8 quality report (mean cosine to fp32, top-10 agreement) they passed.
+    runtime: str | None = None
+    model_precision: str | None = None
+    quality: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

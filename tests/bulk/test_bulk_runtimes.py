@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from bulk_helpers import EMBEDHUB, load_output, sample_texts, summary_of
 
+from embedhub.cardmeta import card_data_of, meta_from_card_data
+
 
 def _embed(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     # No timeout of 300 s here: the first int8 run of a session quantizes the model.
@@ -36,6 +38,10 @@ def test_int8_dataset_card_records_the_quality_report(tmp_path, reference_model)
     assert "| runtime | openvino |" in card and "| precision | int8 |" in card
     row = next(line for line in card.splitlines() if line.startswith("| int8 quality |"))
     assert "top-10 neighbour agreement" in row and "calibration: shipped" in row
+    # The machine-readable block says the same, for search and the web view.
+    meta = meta_from_card_data(card_data_of(card))
+    assert (meta.runtime, meta.model_precision) == ("openvino", "int8")
+    assert meta.quality["calibration"] == "shipped" and meta.quality["mean_cosine"] >= 0.995
 
     ds = load_output(out)
     got = np.asarray(ds["embedding"], dtype=np.float64)
@@ -48,6 +54,8 @@ def test_int8_dataset_card_records_the_quality_report(tmp_path, reference_model)
     assert s["embedded"] == 40
     card = (out / "README.md").read_text()
     assert "| precision | fp32 |" in card and "int8 quality" not in card
+    meta = meta_from_card_data(card_data_of(card))
+    assert (meta.model_precision, meta.quality) == ("fp32", None)
     ds = load_output(out)
     assert (
         np.abs(np.asarray(ds["embedding"]) - reference_model.encode(list(ds["text"]))).max() < 1e-5

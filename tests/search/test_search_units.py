@@ -300,11 +300,15 @@ def test_layout_follows_datasets_rules() -> None:
 def test_card_block_round_trips_and_keeps_unknown_fields() -> None:
     readme = (
         "---\nembedhub:\n  model: org/m\n  dimension: 8\n  runtime: openvino\n"
-        "  quality: {cosine_min: 0.999}\n---\n# card\n"
+        "  quality: {cosine_min: 0.999}\n  from_the_future: {x: 1}\n---\n# card\n"
     )
     meta = meta_from_card_data(card_data_of(readme))
     assert meta == EmbeddingMeta(
-        model="org/m", dimension=8, extra={"runtime": "openvino", "quality": {"cosine_min": 0.999}}
+        model="org/m",
+        dimension=8,
+        runtime="openvino",
+        quality={"cosine_min": 0.999},
+        extra={"from_the_future": {"x": 1}},
     )
     assert EmbeddingMeta.from_dict(meta.to_dict()) == meta
     assert meta_from_card_data(card_data_of("# no header")) is None

@@ -37,6 +37,9 @@ def make_card(
         normalized=model.normalized,
         text=text,
         id_column=id_column,
+        runtime=model.runtime,
+        model_precision=model.precision,
+        quality=model.quality,
     )
     # What search needs to embed a query the same way, under its own key in the card's YAML.
     extra: dict[str, Any] = {BLOCK: meta.to_dict()}
