@@ -17,7 +17,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Every test server shares one ONNX export (the default runtime exports on first start).
-os.environ.setdefault("EMBEDHUB_ONNX_CACHE_DIR", tempfile.mkdtemp(prefix="embedhub-onnx-"))
+if "EMBEDHUB_ONNX_CACHE_DIR" not in os.environ:
+    _ONNX_CACHE = tempfile.mkdtemp(prefix="embedhub-onnx-")
+    os.environ["EMBEDHUB_ONNX_CACHE_DIR"] = _ONNX_CACHE
+else:
+    _ONNX_CACHE = None  # the caller's own cache: theirs to keep
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The shared graph cache goes with the session (each is hundreds of MB)."""
+    if _ONNX_CACHE is not None:
+        shutil.rmtree(_ONNX_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
