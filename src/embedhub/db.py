@@ -9,12 +9,13 @@ import hashlib
 import re
 import secrets
 import sqlite3
-import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+
+from embedhub.sqlite import ThreadConnections
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -130,7 +131,7 @@ class Database:
         self.path = Path(path)
         self.reserved_names = reserved_names
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
+        self._sqlite = ThreadConnections(self.path, timeout=30, pragmas=("foreign_keys=ON",))
         # executescript commits on its own; the schema is idempotent (IF NOT EXISTS).
         self._conn().executescript(SCHEMA)
         self._add_column("repos", "updated_at", "REAL")
@@ -147,25 +148,10 @@ class Database:
                     raise
 
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
-        return conn
+        return self._sqlite.conn()
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._sqlite.transaction()
 
     def query(self, sql: str, args: tuple = ()) -> list[tuple]:
         return self._conn().execute(sql, args).fetchall()

@@ -13,14 +13,14 @@ One connection per thread; WAL, so readers don't wait for the writer."""
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 from array import array
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
+from embedhub.sqlite import ThreadConnections
 from embedhub.xet.xorb import XorbInfo
 
 SCHEMA = """
@@ -79,29 +79,15 @@ def _from_u32s(blob: bytes) -> list[int]:
 class Index:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._local = threading.local()
+        self._sqlite = ThreadConnections(path, timeout=60)
         self._conn().executescript(SCHEMA)  # idempotent: IF NOT EXISTS
 
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
-        return conn
+        return self._sqlite.conn()
 
-    @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
+    def write(self) -> AbstractContextManager[sqlite3.Connection]:
         """One transaction, taken for writing at once (no upgrade deadlock between writers)."""
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        return self._sqlite.transaction()
 
     def _one(self, sql: str, args: tuple) -> tuple | None:
         return self._conn().execute(sql, args).fetchone()
