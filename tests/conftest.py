@@ -75,3 +75,29 @@ def git_lfs() -> str:
     if path is None:
         pytest.fail("git-lfs is not installed (apt-get install git-lfs); .ci/run installs it")
     return path
+
+
+@pytest.fixture(scope="module")
+def git_env(tmp_path_factory: pytest.TempPathFactory, git_lfs: str) -> dict[str, str]:
+    """An environment for `git` that reads nothing of this machine's git config: a home of its
+    own with a user, `main` as the first branch and git-lfs installed, and no prompts."""
+    import subprocess
+
+    home = tmp_path_factory.mktemp("git-home")
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_ASKPASS": "",
+        "SSH_ASKPASS": "",
+    }
+    env.pop("GIT_CONFIG_GLOBAL", None)
+    for args in (
+        ["config", "--global", "user.name", "Tester"],
+        ["config", "--global", "user.email", "t@example.com"],
+        ["config", "--global", "init.defaultBranch", "main"],
+        ["lfs", "install"],
+    ):
+        subprocess.run(["git", *args], env=env, check=True, capture_output=True)
+    return env

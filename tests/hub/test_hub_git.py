@@ -11,33 +11,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 import requests
 
 from .helpers import create_repo, run_client
-
-
-@pytest.fixture
-def git_env(tmp_path: Path, git_lfs: str) -> dict[str, str]:
-    home = tmp_path / "git-home"
-    home.mkdir()
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_ASKPASS": "",
-        "SSH_ASKPASS": "",
-    }
-    env.pop("GIT_CONFIG_GLOBAL", None)
-    for args in (
-        ["config", "--global", "user.name", "Tester"],
-        ["config", "--global", "user.email", "t@example.com"],
-        ["config", "--global", "init.defaultBranch", "main"],
-        ["lfs", "install"],
-    ):
-        subprocess.run(["git", *args], env=env, check=True, capture_output=True)
-    return env
 
 
 def git(env: dict[str, str], cwd: Path, *args: str, check: bool = True):

@@ -1,8 +1,8 @@
-"""Fixtures for the hub's adversarial tests: a git environment of its own, and users."""
+"""Fixtures for the hub's adversarial tests: unique names and git (the git environment is
+tests/conftest.py's `git_env`)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import uuid
 from pathlib import Path
@@ -14,28 +14,6 @@ import pytest
 def uid() -> str:
     """A short unique suffix: the session server is shared, so names must not collide."""
     return uuid.uuid4().hex[:8]
-
-
-@pytest.fixture(scope="module")
-def git_env(tmp_path_factory: pytest.TempPathFactory, git_lfs: str) -> dict[str, str]:
-    home = tmp_path_factory.mktemp("git-home")
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_ASKPASS": "",
-        "SSH_ASKPASS": "",
-    }
-    env.pop("GIT_CONFIG_GLOBAL", None)
-    for args in (
-        ["config", "--global", "user.name", "Attacker"],
-        ["config", "--global", "user.email", "a@example.com"],
-        ["config", "--global", "init.defaultBranch", "main"],
-        ["lfs", "install"],
-    ):
-        subprocess.run(["git", *args], env=env, check=True, capture_output=True)
-    return env
 
 
 def git(
