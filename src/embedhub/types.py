@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -15,17 +16,32 @@ class ModelSpec:
     path: str | None = None
 
 
+# What a model does, as TEI tells them apart: an embedding model (pooled vectors, and token
+# vectors for /embed_all), a SPLADE model (sparse vectors over the vocabulary), a cross-encoder
+# with one output (a reranker: a relevance score per query-text pair) or with several (a
+# classifier: a score per label).
+EMBEDDING, SPARSE, RERANKER, CLASSIFIER = "embedding", "sparse", "reranker", "classifier"
+KINDS = (EMBEDDING, SPARSE, RERANKER, CLASSIFIER)
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     model_id: str
-    dimension: int
+    dimension: int  # vector size; the vocabulary for SPARSE; the number of labels for scorers
     max_seq_length: int
     normalizes: bool  # the model's own modules.json ends in Normalize
     prompts: dict[str, str] = field(default_factory=dict)
-    pooling: str = "mean"
+    pooling: str = "mean"  # "splade" for SPARSE; "none" for scorers
+    kind: str = EMBEDDING
+    labels: tuple[str, ...] = ()  # a scorer's labels, by output index (config.json id2label)
     runtime: str = "torch"  # what actually runs it (after any fallback)
     precision: str = "fp32"
     quality: QualityReport | None = None  # int8 only: how close it stays to fp32
+
+    @property
+    def scores(self) -> bool:
+        """A cross-encoder: it scores texts or pairs rather than embedding them."""
+        return self.kind in (RERANKER, CLASSIFIER)
 
     def runtime_report(self) -> dict[str, object]:
         """What /info and /v1/models say about how this model is run."""
@@ -91,6 +107,15 @@ class EmbedOptions:
     use_cache: bool = True
 
 
+@dataclass(frozen=True)
+class ScoreOptions:
+    """Per-request options of a cross-encoder (rerank, predict)."""
+
+    truncate: bool = True
+    truncation_direction: str = "right"  # "right" | "left"
+    raw_scores: bool = False  # the model's logits, without sigmoid / softmax
+
+
 @dataclass
 class Timings:
     queue_seconds: float = 0.0
@@ -106,10 +131,21 @@ class EmbedResult:
     cache_hits: int = 0
 
 
+@dataclass
+class TaskResult:
+    """What a task other than pooled embedding gives, one value per input, in input order:
+    scores (rerank: (n,) array; predict: (n, labels) array), sparse vectors ((indices, values)
+    per input) or token vectors ((tokens, hidden) array per input)."""
+
+    values: Any
+    token_counts: list[int]
+    timings: Timings
+
+
 @dataclass(frozen=True)
 class Token:
-    """One token of a tokenized text: its id, its text in the vocabulary, and its character
-    span in the text it came from."""
+    """One token of a tokenized text: its id, its text in the vocabulary, its character span
+    in the text it came from, and whether the tokenizer added it (special tokens)."""
 
     id: int
     text: str

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from embedhub.types import ModelInfo, QualityGate
+from embedhub.types import ModelInfo, QualityGate, Token
 
 
 class TokenCount(int):
@@ -25,36 +25,6 @@ class TokenCount(int):
         return value
 
 
-class IdDecoder:
-    """Token ids back to text that tokenizes to the same ids. The ids a client sends may
-    come from this model's own /tokenize, framed by the special tokens the tokenizer adds
-    ([CLS] ... [SEP]): those are dropped from the ends (tokenizing adds them again). Any
-    other special token ([UNK], [MASK]) stays in the text, where the tokenizer finds it
-    again: dropping it would embed a different input than the client sent."""
-
-    def __init__(self, tokenizer: Any) -> None:
-        self._tokenizer = tokenizer  # a `tokenizers.Tokenizer`, only read
-        framed = tokenizer.encode("a", add_special_tokens=True)
-        mask = framed.special_tokens_mask
-        first = mask.index(0) if 0 in mask else len(mask)
-        last = len(mask) - mask[::-1].index(0) if 0 in mask else len(mask)
-        self._head = list(framed.ids[:first])
-        self._tail = list(framed.ids[last:])
-
-    def __call__(self, batches: list[list[int]]) -> list[str]:
-        return self._tokenizer.decode_batch(
-            [self._unframed(ids) for ids in batches], skip_special_tokens=False
-        )
-
-    def _unframed(self, ids: list[int]) -> list[int]:
-        head, tail = len(self._head), len(self._tail)
-        if head and ids[:head] == self._head:
-            ids = ids[head:]
-        if tail and len(ids) >= tail and ids[-tail:] == self._tail:
-            ids = ids[:-tail]
-        return ids
-
-
 @dataclass(frozen=True)
 class LoadOptions:
     """How to load a runtime. `threads` is per worker; `workers` forward passes run at once."""
@@ -68,27 +38,39 @@ class LoadOptions:
 
 
 class Backend(Protocol):
+    """What every backend answers, whatever its model does. A backend also has the forward
+    passes of its model's kind (embedhub.types.KINDS), each with the signature of `embed`:
+    `embed` and `embed_tokens` (EMBEDDING), `embed_sparse` (SPARSE), `score` (RERANKER and
+    CLASSIFIER); the engine calls them by name (engine/tasks.py)."""
+
     info: ModelInfo
-    vocab_size: int
-    special_ids: frozenset[int]
     # What one extra forward pass costs, in padded tokens; the engine uses it to decide when
     # splitting a batch by length beats padding it.
     call_overhead_tokens: int
     runtime: str  # a name from embedhub.backends.RUNTIMES: what /info reports
 
-    def count_tokens(self, texts: list[str]) -> list[int]:
-        """Tokens each text has with special tokens, before truncation. Thread-safe. The
-        counts may be `TokenCount`s that `embed` takes back."""
+    @property
+    def vocab_size(self) -> int: ...
+
+    @property
+    def special_ids(self) -> frozenset[int]: ...
+
+    def count_tokens(self, texts: list[Any]) -> list[int]:
+        """Tokens each text (or (query, text) pair) has with special tokens, before
+        truncation. Thread-safe. The counts may be `TokenCount`s that the forward pass takes
+        back."""
         ...
 
-    def decode(self, batches: list[list[int]]) -> list[str]:
-        """Token ids of this model's tokenizer back to text (see `IdDecoder`). Thread-safe."""
+    def decode(self, batches: list[list[int]], skip_special_tokens: bool = True) -> list[str]:
+        """Token ids of this model's tokenizer back to text."""
         ...
 
-    def tokenize(self, texts: list[str]) -> list[list[tuple[int, str, int, int]]]:
-        """(id, token text, start, stop) per token, special tokens included, untruncated."""
+    def tokenize(self, texts: list[str], add_special_tokens: bool = True) -> list[list[Token]]:
+        """Each text's tokens, untruncated, with character spans."""
         ...
 
+
+class Embedder(Backend, Protocol):
     def embed(
         self,
         texts: list[str],

@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 from tokenizers import Encoding, Tokenizer
 
-from embedhub.backends.base import IdDecoder, TokenCount
+from embedhub.backends.base import TokenCount
 from embedhub.backends.heads import Head, read_head
-from embedhub.types import ModelInfo
+from embedhub.backends.tokens import list_tokens
+from embedhub.types import ModelInfo, Token
 
 # feeds (input name -> int64 array) -> token embeddings (n, seq, hidden) float32
 Runner = Callable[[dict[str, np.ndarray]], np.ndarray]
@@ -49,7 +50,6 @@ class GraphBackend:
         source = hf.backend_tokenizer.to_str()
         self._plain = _tokenizer(source)  # no truncation, no special tokens: for counting
         self._specials = self._plain.num_special_tokens_to_add(False)
-        self._decode = IdDecoder(self._plain)
         self._truncating = {
             side: _tokenizer(source, model.max_seq_length, side) for side in ("right", "left")
         }
@@ -63,18 +63,11 @@ class GraphBackend:
         encodings = self._plain.encode_batch(texts, add_special_tokens=False)
         return [TokenCount(len(e.ids) + self._specials, e) for e in encodings]
 
-    def decode(self, batches: list[list[int]]) -> list[str]:
-        return self._decode(batches)
+    def decode(self, batches: list[list[int]], skip_special_tokens: bool = True) -> list[str]:
+        return self._plain.decode_batch(batches, skip_special_tokens=skip_special_tokens)
 
-    def tokenize(self, texts: list[str]) -> list[list[tuple[int, str, int, int]]]:
-        encodings = self._plain.encode_batch(texts, add_special_tokens=True)
-        return [
-            [
-                (i, tok, start, stop)
-                for i, tok, (start, stop) in zip(e.ids, e.tokens, e.offsets, strict=True)
-            ]
-            for e in encodings
-        ]
+    def tokenize(self, texts: list[str], add_special_tokens: bool = True) -> list[list[Token]]:
+        return list_tokens(self._plain, texts, add_special_tokens)
 
     # --- vectors -----------------------------------------------------------------------------
     def embed(
@@ -85,16 +78,36 @@ class GraphBackend:
         prompt: str | None = None,
         counts: Sequence[int] | None = None,
     ) -> np.ndarray:
+        tokens, mask = self._token_vectors(texts, truncation_side, prompt, counts)
+        return self.head(tokens, mask)
+
+    def embed_tokens(
+        self,
+        texts: list[str],
+        *,
+        truncation_side: str = "right",
+        prompt: str | None = None,
+        counts: Sequence[int] | None = None,
+    ) -> list[np.ndarray]:
+        """Each text's token vectors (special tokens included, padding left out)."""
+        tokens, mask = self._token_vectors(texts, truncation_side, prompt, counts)
+        keep = mask.astype(bool)
+        return [np.ascontiguousarray(tokens[i][keep[i]]) for i in range(len(texts))]
+
+    def _token_vectors(
+        self, texts: list[str], side: str, prompt: str | None, counts: Sequence[int] | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The graph's (n, seq, hidden) output for `texts` and its (n, seq) attention mask."""
         kept = [getattr(c, "encoding", None) for c in counts] if counts else []
         raw: list[Encoding] = [e for e in kept if e is not None]
         if len(raw) != len(texts):  # not counted by this backend: tokenize here
             prefixed = [prompt + t for t in texts] if prompt else texts
             raw = self._plain.encode_batch(prefixed, add_special_tokens=False)
-        tokenizer = self._truncating[truncation_side]
+        tokenizer = self._truncating[side]
         encodings = [tokenizer.post_process(e) for e in raw]
         feeds = self.feeds(encodings)
         tokens = self._run({name: feeds[name] for name in self._inputs})
-        return self.head(tokens, feeds["attention_mask"])
+        return tokens, feeds["attention_mask"]
 
     def graph_inputs(self, texts: list[str]) -> list[dict[str, np.ndarray]]:
         """One graph input per text, unpadded: what a quantizer's calibration reads."""

@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from embedhub.backends.base import IdDecoder, LoadOptions
+from embedhub.backends.base import LoadOptions
+from embedhub.backends.tokens import TokenizerCopy, TokenMethods
 from embedhub.models import resolve_model
 from embedhub.types import ModelInfo, ModelSpec
 
@@ -22,7 +23,7 @@ def load(spec: ModelSpec, options: LoadOptions) -> SentenceTransformersBackend:
     return SentenceTransformersBackend(model, info)
 
 
-class SentenceTransformersBackend:
+class SentenceTransformersBackend(TokenMethods):
     # The fixed cost of one forward pass in padded tokens' worth, measured on a 2-core Xeon
     # with all-MiniLM-L6-v2 (~5.5 ms per call at ~10k tokens/s); the engine splits batches
     # so that padding never costs more than an extra call.
@@ -40,42 +41,9 @@ class SentenceTransformersBackend:
         self._raw = SentenceTransformer(modules=modules[:-1], device="cpu") if normalizes else model
         self._raw.max_seq_length = model.max_seq_length
         self._raw.eval()
-        self._torch = torch
         self.info = info
-        # A private copy of the tokenizer for counting: the model's own one changes its
-        # truncation/padding state on every call, and fast tokenizers refuse concurrent use.
-        self._counter = model.tokenizer.backend_tokenizer.__class__.from_str(
-            model.tokenizer.backend_tokenizer.to_str()
-        )
-        self._counter.no_truncation()
-        self._counter.no_padding()
-        self._decode = IdDecoder(self._counter)
-        self.vocab_size = int(self._counter.get_vocab_size(with_added_tokens=True))
-        self.special_ids = frozenset(model.tokenizer.all_special_ids)
-        self._count_lock = threading.Lock()
-        # The model's tokenizer is reconfigured on every call (truncation side, padding), so
-        # one call at a time; the forward pass itself is safe to run from several threads.
-        self._tokenize_lock = threading.Lock()
-
-    def count_tokens(self, texts: list[str]) -> list[int]:
-        with self._count_lock:
-            encodings = self._counter.encode_batch(texts)
-        return [len(e.ids) for e in encodings]
-
-    def decode(self, batches: list[list[int]]) -> list[str]:
-        with self._count_lock:
-            return self._decode(batches)
-
-    def tokenize(self, texts: list[str]) -> list[list[tuple[int, str, int, int]]]:
-        with self._count_lock:
-            encodings = self._counter.encode_batch(texts)
-        return [
-            [
-                (i, tok, start, stop)
-                for i, tok, (start, stop) in zip(e.ids, e.tokens, e.offsets, strict=True)
-            ]
-            for e in encodings
-        ]
+        self._tokens = TokenizerCopy(model.tokenizer)
+        self._forward = TorchForward(self._raw, torch)
 
     def embed(
         self,
@@ -85,30 +53,58 @@ class SentenceTransformersBackend:
         prompt: str | None = None,
         counts: Sequence[int] | None = None,  # not needed: the model's tokenizer runs here
     ) -> np.ndarray:
-        with self._tokenize_lock:
-            tokenizer = self._raw.tokenizer
-            tokenizer.truncation_side = truncation_side
+        out = self._forward(texts, truncation_side, prompt)["sentence_embedding"]
+        return out.float().numpy()
+
+    def embed_tokens(
+        self,
+        texts: list[str],
+        *,
+        truncation_side: str = "right",
+        prompt: str | None = None,
+        counts: Sequence[int] | None = None,
+    ) -> list[np.ndarray]:
+        """Each text's token vectors (the transformer's last hidden state, special tokens
+        included, padding left out), as `encode(output_value="token_embeddings")` gives."""
+        out = self._forward(texts, truncation_side, prompt)
+        return unpadded(out["token_embeddings"], out["attention_mask"])
+
+
+class TorchForward:
+    """One forward pass of a sentence-transformers model (any of SentenceTransformer,
+    CrossEncoder, SparseEncoder), truncating from the side asked for. Thread-safe: the
+    model's tokenizer is reconfigured on every call (truncation side, padding), so one
+    tokenization at a time; the forward pass itself is safe to run from several threads."""
+
+    def __init__(self, model: Any, torch: Any) -> None:
+        self._model = model
+        self._torch = torch
+        self._lock = threading.Lock()
+
+    def __call__(self, inputs: list, side: str, prompt: str | None = None) -> dict[str, Any]:
+        with self._lock:
+            tokenizer = self._model.tokenizer
+            tokenizer.truncation_side = side
             try:
-                features = self._raw.preprocess(texts, prompt=prompt)
+                features = self._model.preprocess(inputs, prompt=prompt)
             finally:
                 tokenizer.truncation_side = "right"
         with self._torch.inference_mode():
-            out = self._raw(features)["sentence_embedding"]
-        return out.float().numpy()
+            return self._model(features)
+
+
+def unpadded(tokens: Any, mask: Any) -> list[np.ndarray]:
+    """(n, seq, hidden) token vectors and their (n, seq) mask -> each row's real tokens."""
+    tokens = tokens.float().numpy() if hasattr(tokens, "numpy") else np.asarray(tokens)
+    keep = (mask.numpy() if hasattr(mask, "numpy") else np.asarray(mask)).astype(bool)
+    return [np.ascontiguousarray(tokens[i][keep[i]], dtype=np.float32) for i in range(len(keep))]
 
 
 def load_sentence_transformer(spec: ModelSpec, *, threads: int = 0) -> tuple[Any, ModelInfo, Path]:
     """(the SentenceTransformer, what it is, the folder it came from)."""
-    import torch
-    import transformers
     from sentence_transformers import SentenceTransformer
 
-    # A quiet start: no "Loading SentenceTransformer model" line, no weight-loading progress
-    # bar (embedhub logs one line per loaded model itself).
-    logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
-    transformers.utils.logging.disable_progress_bar()
-
-    torch.set_num_threads(threads or os.cpu_count() or 1)
+    quiet_torch(threads)
     path = resolve_model(spec)
     model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
     modules = list(model)
@@ -124,6 +120,18 @@ def load_sentence_transformer(spec: ModelSpec, *, threads: int = 0) -> tuple[Any
         pooling=_pooling_mode(modules),
     )
     return model, info, path
+
+
+def quiet_torch(threads: int) -> None:
+    """torch with `threads` threads (0: one per core), and a quiet start: no "Loading
+    SentenceTransformer model" line, no weight-loading progress bar (embedhub logs one line
+    per loaded model itself)."""
+    import torch
+    import transformers
+
+    logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
+    transformers.utils.logging.disable_progress_bar()
+    torch.set_num_threads(threads or os.cpu_count() or 1)
 
 
 def _pooling_mode(modules: list) -> str:
