@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from embedhub.backends.base import Backend, LoadOptions
-from embedhub.types import ModelSpec, QualityGate
+from embedhub.types import CLASSIFIER, RERANKER, SPARSE, ModelSpec, QualityGate
 
 if TYPE_CHECKING:
     from embedhub.config import Settings
@@ -31,6 +31,13 @@ RUNTIMES = {
 DEFAULT_RUNTIME = next(iter(RUNTIMES))
 # precision -> the runtimes that offer it
 PRECISIONS = {"fp32": tuple(RUNTIMES), "int8": ("openvino",)}
+# Models that are not embedding models, by kind (embedhub.types.KINDS): torch alone runs them
+# (the graph runtimes export token vectors, not a classification or MLM head).
+TORCH_ONLY = {
+    SPARSE: "embedhub.backends.sparse_encoder",
+    RERANKER: "embedhub.backends.cross_encoder",
+    CLASSIFIER: "embedhub.backends.cross_encoder",
+}
 
 
 class RuntimeSettingError(ValueError):
@@ -85,7 +92,8 @@ def load_backend(
     graph runtime can't convert or reproduce is served by torch, with a logged line."""
     import os
 
-    from embedhub.models import ModelNotFound
+    from embedhub.backends.kinds import model_kind
+    from embedhub.models import ModelNotFound, resolve_model
 
     check_runtime(runtime, precision)
     if cache_dir is None:  # where the settings (EMBEDHUB_* variables) keep graphs
@@ -104,6 +112,16 @@ def load_backend(
         from embedhub.backends.calibration import read_calibration
 
         read_calibration(options.calibration)  # a bad file is refused before any model loads
+    kind = model_kind(resolve_model(spec))
+    if kind in TORCH_ONLY:
+        if runtime != "torch" or precision != "fp32":
+            log.warning(
+                "%s is a %s model, which only the torch runtime runs (fp32); using torch for it",
+                spec.model_id,
+                kind,
+            )
+        loader = importlib.import_module(TORCH_ONLY[kind])
+        return loader.load(spec, dataclasses.replace(options, precision="fp32"))
     module = importlib.import_module(RUNTIMES[runtime])
     try:
         return module.load(spec, options)
