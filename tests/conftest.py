@@ -70,6 +70,14 @@ def reference_model(model_dir: Path):
 
 
 @pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A reranker, a classifier and a SPLADE model, tiny and random (tests/kinds.py)."""
+    from kinds import build_models  # tests/kinds.py
+
+    return build_models(tmp_path_factory.mktemp("tiny-models"))
+
+
+@pytest.fixture(scope="session")
 def git_lfs() -> str:
     path = shutil.which("git-lfs")
     if path is None:

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from embedhub.engine import Engine, EngineObserver, plan_workers
-from embedhub.engine.core import _Job
 from embedhub.engine.errors import EngineError
 from embedhub.engine.errors import EngineErrorKind as Kind
+from embedhub.engine.jobs import Job
 from embedhub.types import EmbedOptions, ModelInfo
 
 
@@ -192,7 +192,7 @@ def test_embed_blocking_from_many_threads(engine):
 
 def test_job_finished_before_bind_still_resolves():
     # The worker can finish a job between embed()'s `remaining` check and bind().
-    job = _Job(1, 4, 1)
+    job = Job(1, 1)
     job.remaining = 0
     job.finish()
 

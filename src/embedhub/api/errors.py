@@ -46,6 +46,7 @@ WIRE: dict[Kind | EngineErrorKind, Wire] = {
     EngineErrorKind.EMPTY: Wire(400, "empty", _INVALID),
     EngineErrorKind.VALIDATION: Wire(422, "validation", _INVALID),
     EngineErrorKind.TOKENIZER: Wire(422, "tokenizer", _INVALID),
+    EngineErrorKind.UNSUPPORTED: Wire(424, "backend", _INVALID),
     EngineErrorKind.BACKEND: Wire(424, "backend", "server_error"),
     EngineErrorKind.OVERLOADED: Wire(429, "overloaded", "rate_limit_error"),
     EngineErrorKind.UNHEALTHY: Wire(503, "unhealthy", "server_error"),

@@ -15,86 +15,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import os
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from embedhub.backends.base import Backend
+from embedhub.engine import tasks
 from embedhub.engine.batching import pick_batch, split_by_length
 from embedhub.engine.cache import EmbeddingCache
 from embedhub.engine.cut import cut_for_model
 from embedhub.engine.errors import EngineError, EngineErrorKind
+from embedhub.engine.jobs import Input, Job
 from embedhub.engine.observer import EngineObserver
-from embedhub.types import EmbedOptions, EmbedResult, ModelInfo, Timings, Token
+from embedhub.engine.tasks import Task
+from embedhub.types import (
+    EmbedOptions,
+    EmbedResult,
+    ModelInfo,
+    ScoreOptions,
+    TaskResult,
+    Token,
+)
 
 # Tokenizing this many characters (or decoding this many token ids) takes a few milliseconds;
 # a request with more is tokenized on a worker thread, so one large body never holds up the
 # event loop (and /health) while small requests skip the hand-off.
 OFF_LOOP_SIZE = 16_384
-
-
-@dataclass
-class _Input:
-    text: str
-    tokens: int
-    group: tuple  # (truncation side, prompt)
-    seq: int
-    job: _Job
-    slots: list[int]  # positions in the job's output (duplicates share one input)
-    counted: int  # what the backend's count_tokens gave: may carry its tokenization back
-    enqueued: float = field(default_factory=time.perf_counter)
-
-
-class _Job:
-    """One request's inputs; completes when every input has a vector."""
-
-    def __init__(self, n: int, dim: int, remaining: int) -> None:
-        self.vectors = np.empty((n, dim), dtype=np.float32)
-        self.remaining = remaining
-        self.error: BaseException | None = None
-        self.timings = Timings()
-        self._lock = threading.Lock()  # workers finish this job's inputs concurrently
-        self._done = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._future: asyncio.Future | None = None
-
-    def bind(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future:
-        self._loop = loop
-        self._future = loop.create_future()
-        # The worker may have finished between the caller's `remaining` check and this bind;
-        # its finish() then saw no loop to wake, so resolve here or the request never returns.
-        if self._done.is_set():
-            self._future.set_result(None)
-        return self._future
-
-    def settle(
-        self, queue_seconds: float, inference_seconds: float, error: BaseException | None
-    ) -> bool:
-        """One input is done (its vector written, or `error`); True when it was the last."""
-        with self._lock:
-            self.timings.queue_seconds = max(self.timings.queue_seconds, queue_seconds)
-            self.timings.inference_seconds = max(self.timings.inference_seconds, inference_seconds)
-            if error is not None:
-                self.error = error
-            self.remaining -= 1
-            return self.remaining == 0
-
-    def finish(self) -> None:
-        self._done.set()
-        if self._loop is not None and self._future is not None:
-            self._loop.call_soon_threadsafe(self._resolve)
-
-    def _resolve(self) -> None:
-        if self._future is not None and not self._future.done():
-            self._future.set_result(None)
-
-    def wait(self) -> None:
-        self._done.wait()
 
 
 class Engine:
@@ -119,7 +71,7 @@ class Engine:
         self.max_request_tokens = max_request_tokens
         self.cache = EmbeddingCache(cache_size)
         self.observer = observer or EngineObserver()
-        self._waiting: list[_Input] = []
+        self._waiting: list[Input] = []
         self._cond = threading.Condition()
         self._seq = itertools.count()
         self._admitted = 0
@@ -161,25 +113,112 @@ class Engine:
         for t in self._threads:
             t.join(timeout=30)
 
-    # --- the two ways in --------------------------------------------------------------------
+    # --- the ways in ------------------------------------------------------------------------
     async def embed(self, texts: list[str], options: EmbedOptions) -> EmbedResult:
+        """Pooled embeddings (an EMBEDDING model), normalised as `options` say."""
+        self._require(tasks.EMBED)
         with self._permit():
-            job, counts, hits = await self._prepare_async(texts, options)
-            if job.remaining:
-                try:
-                    await asyncio.shield(job.bind(asyncio.get_running_loop()))
-                except asyncio.CancelledError:  # the caller gave up (client disconnected)
-                    self._withdraw(job)
-                    raise
+            job, counts, hits = await self._off_loop(self._prepare, texts, options)
+            await self._wait(job)
             return self._result(job, counts, hits, options)
 
     def embed_blocking(self, texts: list[str], options: EmbedOptions) -> EmbedResult:
         """For callers on ordinary threads (bulk embedding). Not for the event loop."""
+        self._require(tasks.EMBED)
         with self._permit():
             job, counts, hits = self._prepare(texts, options)
             if job.remaining:
                 job.wait()
             return self._result(job, counts, hits, options)
+
+    async def rerank(self, query: str, texts: list[str], options: ScoreOptions) -> TaskResult:
+        """A relevance score for each (query, text) pair, in input order (a RERANKER model):
+        the model's sigmoid, or its logit with `raw_scores`. Equal to CrossEncoder.predict."""
+        result = await self._score(tasks.RERANK, [(query, t) for t in texts], options)
+        result.values = result.values[:, 0]
+        return result
+
+    async def predict(
+        self, inputs: list[str | tuple[str, str]], options: ScoreOptions
+    ) -> TaskResult:
+        """(n, labels) scores of texts or (text, text) pairs (a RERANKER or CLASSIFIER model):
+        softmax over several labels, sigmoid of one, or logits with `raw_scores`."""
+        return await self._score(tasks.SCORE, inputs, options)
+
+    async def embed_sparse(self, texts: list[str], options: EmbedOptions) -> TaskResult:
+        """(indices, weights) of each text's non-zero vocabulary entries (a SPARSE model)."""
+        return await self._task(tasks.SPARSE_EMBED, texts, options)
+
+    async def embed_tokens(self, texts: list[str], options: EmbedOptions) -> TaskResult:
+        """Each text's (tokens, hidden) token vectors, special tokens included, not pooled
+        or normalised (an EMBEDDING model)."""
+        return await self._task(tasks.TOKENS, texts, options)
+
+    def can(self, task: Task) -> bool:
+        return self.info.kind in task.kinds
+
+    def _require(self, task: Task) -> None:
+        if not self.can(task):
+            raise EngineError(EngineErrorKind.UNSUPPORTED, tasks.refusal(task, self.info.kind))
+
+    async def _score(self, task: Task, inputs: list[Any], options: ScoreOptions) -> TaskResult:
+        self._require(task)
+        with self._permit():
+            side = options.truncation_direction
+            job, counts, _ = await self._off_loop(
+                self._queue, task, inputs, options.truncate, side
+            )
+            await self._wait(job)
+        self._check(job)
+        logits = np.stack(job.results).reshape(len(inputs), -1)
+        scores = logits if options.raw_scores else tasks.activate(logits)
+        return TaskResult(scores, counts, job.timings)
+
+    async def _task(self, task: Task, texts: list[str], options: EmbedOptions) -> TaskResult:
+        self._require(task)
+        prompt = self.prompt(options.prompt_name) or None
+        with self._permit():
+            side = options.truncation_direction
+            job, counts, _ = await self._off_loop(
+                self._queue, task, texts, options.truncate, side, prompt
+            )
+            await self._wait(job)
+        self._check(job)
+        return TaskResult(job.results, counts, job.timings)
+
+    def _check(self, job: Job) -> None:
+        """Raise the job's failure, else note how long it waited."""
+        if job.error is not None:
+            raise job.error
+        self.observer.queue_wait(job.timings.queue_seconds)
+
+    async def _off_loop(self, prepare: Any, *args: Any) -> tuple[Job, list[int], int]:
+        """`prepare(*args)` (counting and queueing inputs) here when the inputs are small, else
+        on a worker thread; a caller that leaves meanwhile has its queued inputs taken back."""
+        items = next(a for a in args if isinstance(a, list))
+        size = sum(len(x) if isinstance(x, str) else sum(map(len, x)) for x in items)
+        if size <= OFF_LOOP_SIZE:
+            return prepare(*args)
+        loop = asyncio.get_running_loop()
+        done = loop.run_in_executor(None, functools.partial(prepare, *args))
+        try:
+            return await asyncio.shield(done)
+        except asyncio.CancelledError:
+            done.add_done_callback(self._withdraw_prepared)
+            raise
+
+    def _withdraw_prepared(self, done: asyncio.Future) -> None:
+        if not done.cancelled() and done.exception() is None:
+            self._withdraw(done.result()[0])
+
+    async def _wait(self, job: Job) -> None:
+        if not job.remaining:
+            return
+        try:
+            await asyncio.shield(job.bind(asyncio.get_running_loop()))
+        except asyncio.CancelledError:  # the caller gave up (client disconnected)
+            self._withdraw(job)
+            raise
 
     # --- admission ---------------------------------------------------------------------------
     def _permit(self) -> _Permit:
@@ -201,25 +240,7 @@ class Engine:
             self._admitted -= 1
 
     # --- preparing inputs --------------------------------------------------------------------
-    async def _prepare_async(
-        self, texts: list[str], options: EmbedOptions
-    ) -> tuple[_Job, list[int], int]:
-        if sum(map(len, texts)) <= OFF_LOOP_SIZE:
-            return self._prepare(texts, options)
-        done = asyncio.get_running_loop().run_in_executor(None, self._prepare, texts, options)
-        try:
-            return await asyncio.shield(done)
-        except asyncio.CancelledError:
-            # The client left while its inputs were tokenized: once they are queued, take
-            # them back out, as embed() does for a job that waits.
-            done.add_done_callback(self._withdraw_prepared)
-            raise
-
-    def _withdraw_prepared(self, done: asyncio.Future) -> None:
-        if not done.cancelled() and done.exception() is None:
-            self._withdraw(done.result()[0])
-
-    def _prepare(self, texts: list[str], options: EmbedOptions) -> tuple[_Job, list[int], int]:
+    def _prepare(self, texts: list[str], options: EmbedOptions) -> tuple[Job, list[int], int]:
         info = self.info
         dims = options.dimensions
         if dims is not None and not 1 <= dims <= info.dimension:
@@ -228,21 +249,43 @@ class Engine:
                 f"dimensions must be between 1 and {info.dimension}, got {dims}",
                 param="dimensions",
             )
-        prompt = self.prompt(options.prompt_name)
-        limit = info.max_seq_length
-        t0 = time.perf_counter()
-        # Texts far longer than the model reads are cut first (see engine/cut.py); the piece
-        # stands for its text from here on (same tokens, so the same vector and cache entry).
-        # The prompt's characters bound its tokens, so a piece proven long enough holds
-        # `limit` tokens of the text itself whichever side is kept.
-        texts, raw_counts, cut = cut_for_model(
-            texts,
-            limit + len(prompt),
-            options.truncation_direction,
-            lambda pieces: self.count_tokens([prompt + t for t in pieces] if prompt else pieces),
+        prompt = self.prompt(options.prompt_name) or None
+        side = options.truncation_direction
+        return self._queue(
+            tasks.EMBED, texts, options.truncate, side, prompt, use_cache=options.use_cache
         )
+
+    def _queue(
+        self,
+        task: Task,
+        items: list[Any],
+        truncate: bool,
+        side: str,
+        prompt: str | None = None,
+        *,
+        use_cache: bool = False,
+    ) -> tuple[Job, list[int], int]:
+        """Count `items` (texts, or pairs for a score), refuse any too long when `truncate`
+        is off, and queue the distinct ones (a cached embedding needs no pass). Returns the
+        job, each item's token count after truncation, and the cache hits."""
+        limit = self.info.max_seq_length
+        t0 = time.perf_counter()
+        cut: set[int] = set()
+        if all(isinstance(item, str) for item in items):
+            # Texts far longer than the model reads are cut first (see engine/cut.py); the
+            # piece stands for its text from here on (same tokens, so the same vector and
+            # cache entry). The prompt's characters bound its tokens, so a piece proven long
+            # enough holds `limit` tokens of the text itself whichever side is kept.
+            items, raw_counts, cut = cut_for_model(
+                items,
+                limit + len(prompt or ""),
+                side,
+                lambda ps: self.count_tokens([prompt + t for t in ps] if prompt else ps),
+            )
+        else:
+            raw_counts = self.count_tokens(items)
         tokenize_seconds = time.perf_counter() - t0
-        if not options.truncate:
+        if not truncate:
             for i, n in enumerate(raw_counts):
                 if n > limit:
                     many = f"more than {n}" if i in cut else str(n)
@@ -262,21 +305,21 @@ class Engine:
                 "send fewer inputs per request",
                 param="input",
             )
-        group = (options.truncation_direction, prompt or None)
-        pending: dict[str, _Input] = {}
-        job = _Job(len(texts), info.dimension, 0)
+        job = Job(len(items))
         job.timings.tokenize_seconds = tokenize_seconds
+        pending: dict[Any, Input] = {}
         hits = 0
-        for i, text in enumerate(texts):
-            cached = self.cache.get((text, group)) if options.use_cache else None
+        for i, item in enumerate(items):
+            group = (task.name, side, prompt, type(item).__name__)
+            cached = self.cache.get((item, group)) if use_cache else None
             if cached is not None:
-                job.vectors[i] = cached
+                job.results[i] = cached
                 hits += 1
-            elif text in pending:  # the same text twice in one request is embedded once
-                pending[text].slots.append(i)
+            elif item in pending:  # the same input twice in one request is run once
+                pending[item].slots.append(i)
             else:
                 seq = next(self._seq)
-                pending[text] = _Input(text, counts[i], group, seq, job, [i], raw_counts[i])
+                pending[item] = Input(item, counts[i], group, seq, job, [i], raw_counts[i])
         if hits:
             self.observer.cache_hits(hits)
         job.remaining = len(pending)
@@ -307,30 +350,54 @@ class Engine:
     def vocab_size(self) -> int:
         return self.backend.vocab_size
 
-    def count_tokens(self, texts: list[str]) -> list[int]:
-        """Tokens of each text, special tokens included, before truncation."""
+    def count_tokens(self, texts: list[Any]) -> list[int]:
+        """Tokens of each text (or pair), special tokens included, before truncation."""
         with _tokenizer_errors():
             return self.backend.count_tokens(texts)
 
-    def decode(self, batches: list[list[int]]) -> list[str]:
-        """Token ids of this model's tokenizer back to text that tokenizes to the same ids:
-        special tokens the tokenizer adds itself ([CLS] ... [SEP]) are dropped from the ends,
-        any other ([UNK], [MASK]) is kept."""
+    def decode(self, batches: list[list[int]], skip_special_tokens: bool = True) -> list[str]:
+        """Token ids of this model's tokenizer back to text."""
         with _tokenizer_errors():
-            return self.backend.decode(batches)
+            return self.backend.decode(batches, skip_special_tokens)
 
-    def tokenize(self, texts: list[str], prompt_name: str | None = None) -> list[list[Token]]:
-        """Each text's tokens (after the named prompt), special tokens included, untruncated.
-        Counted first: a token is a few hundred bytes of Python objects, so a request with
-        more than `max_request_tokens` is refused before they are made."""
+    def texts_from_ids(self, batches: list[list[int]]) -> list[str]:
+        """Token ids a client sends as input, as texts that tokenize to the same ids. The
+        special tokens the tokenizer adds itself ([CLS] ... [SEP], as /tokenize gives them)
+        are taken off the ends (tokenizing adds them again); any other ([UNK], [MASK]) stays
+        in the text, where the tokenizer finds it again: dropping it would embed another
+        input than the client sent."""
+        head, tail = self._frame
+        unframed = []
+        for ids in batches:
+            if head and ids[: len(head)] == head:
+                ids = ids[len(head) :]
+            if tail and len(ids) >= len(tail) and ids[-len(tail) :] == tail:
+                ids = ids[: -len(tail)]
+            unframed.append(ids)
+        return self.decode(unframed, skip_special_tokens=False)
+
+    @functools.cached_property
+    def _frame(self) -> tuple[list[int], list[int]]:
+        """The ids the tokenizer puts before and after every text."""
+        tokens = self.backend.tokenize(["a"], True)[0]
+        flags = [t.special for t in tokens]
+        first = flags.index(False) if False in flags else len(flags)
+        last = len(flags) - flags[::-1].index(False) if False in flags else len(flags)
+        ids = [t.id for t in tokens]
+        return ids[:first], ids[last:]
+
+    def tokenize(
+        self, texts: list[str], prompt_name: str | None = None, add_special_tokens: bool = True
+    ) -> list[list[Token]]:
+        """Each text's tokens (after the named prompt, whose tokens come first), untruncated;
+        spans are character offsets into `prompt + text`."""
         prompt = self.prompt(prompt_name)
-        specials = self.backend.special_ids
         prompted = [prompt + t for t in texts]
         most = self.max_request_tokens
         if most is not None:
-            # Counted on pieces where a text is long (engine/cut.py): enough to refuse it. The
-            # piece is small against the limit (2 characters a token, the densest text), so a
-            # text can be refused long before all of it is tokenized.
+            # A token is a few hundred bytes of Python objects: count first, on pieces where a
+            # text is long (engine/cut.py; 2 characters a token, the densest text), so that a
+            # request over the limit is refused before its tokens are made.
             _, counts, cut = cut_for_model(prompted, most, "right", self.count_tokens, 2)
             total = sum(counts)
             if cut or total > most:
@@ -341,13 +408,9 @@ class Engine:
                     param="inputs",
                 )
         with _tokenizer_errors():
-            encoded = self.backend.tokenize(prompted)
-        return [
-            [Token(i, text, start, stop, i in specials) for i, text, start, stop in tokens]
-            for tokens in encoded
-        ]
+            return self.backend.tokenize(prompted, add_special_tokens)
 
-    def _withdraw(self, job: _Job) -> None:
+    def _withdraw(self, job: Job) -> None:
         """Drop a cancelled job's inputs that still wait, so nobody computes vectors no one
         will read; inputs already in a forward pass finish harmlessly."""
         with self._cond:
@@ -359,14 +422,13 @@ class Engine:
             self.observer.withdrawn(dropped)
 
     # --- finishing ---------------------------------------------------------------------------
-    def _result(
-        self, job: _Job, counts: list[int], hits: int, options: EmbedOptions
-    ) -> EmbedResult:
+    def _result(self, job: Job, counts: list[int], hits: int, options: EmbedOptions) -> EmbedResult:
         if job.error is not None:
             raise job.error
         if hits < len(counts):  # something went through the queue
             self.observer.queue_wait(job.timings.queue_seconds)
-        vectors = job.vectors
+        dim = self.info.dimension
+        vectors = np.stack(job.results) if job.results else np.empty((0, dim), np.float32)
         if options.dimensions is not None:
             vectors = vectors[:, : options.dimensions]
         normalize = self.info.normalizes if options.normalize is None else options.normalize
@@ -389,7 +451,7 @@ class Engine:
                 self.observer.queue_size(len(self._waiting))
             self._run_batch(batch)
 
-    def _take(self) -> list[_Input]:
+    def _take(self) -> list[Input]:
         """The next forward pass (call with the lock held): of the batch around the oldest input,
         the part of similar length that holds it. The other parts stay waiting, to be joined by
         inputs that arrive meanwhile. While another worker is idle it is left a share of the
@@ -408,26 +470,30 @@ class Engine:
             self._cond.notify()
         return [waiting[i] for i in take]
 
-    def _run_batch(self, batch: list[_Input]) -> None:
+    def _run_batch(self, batch: list[Input]) -> None:
         start = time.perf_counter()
-        side, prompt = batch[0].group
+        task, side, prompt, _ = batch[0].group
+        forward = getattr(self.backend, tasks.TASKS[task].method)
         try:
-            vectors = self.backend.embed(
-                [b.text for b in batch],
+            outputs = forward(
+                [b.item for b in batch],
                 truncation_side=side,
                 prompt=prompt,
                 counts=[b.counted for b in batch],
             )
             error = None
         except Exception as exc:  # the model failed: every waiting request gets the error
-            vectors = None
+            outputs = None
             error = EngineError(EngineErrorKind.BACKEND, f"Model inference failed: {exc}")
         seconds = time.perf_counter() - start
         self.observer.batch(len(batch), max(b.tokens for b in batch) * len(batch), seconds)
         for row, item in enumerate(batch):
-            if vectors is not None:
-                item.job.vectors[item.slots] = vectors[row]
-                self.cache.put((item.text, item.group), vectors[row])
+            if outputs is not None:
+                out = outputs[row]
+                for slot in item.slots:
+                    item.job.results[slot] = out
+                if task == tasks.EMBED.name:
+                    self.cache.put((item.item, item.group), out)
             if item.job.settle(start - item.enqueued, seconds, error):
                 item.job.finish()
 

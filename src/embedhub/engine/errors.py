@@ -12,6 +12,7 @@ class EngineErrorKind(enum.Enum):
     VALIDATION = "validation"  # an input or option the model can't take
     TOKENIZER = "tokenizer"  # the tokenizer refused an input
     OVERLOADED = "overloaded"  # too many requests in flight; retry shortly
+    UNSUPPORTED = "unsupported"  # the model can't do what was asked (a rerank of an embedder)
     BACKEND = "backend"  # the model failed
     UNHEALTHY = "unhealthy"  # a worker is not running
 
