@@ -11,6 +11,7 @@ class Kind(enum.Enum):
     EMPTY = "empty"  # a required list or string is empty
     BAD_REQUEST = "bad_request"  # malformed: not JSON, wrong shape, bad name
     VALIDATION = "validation"  # well-formed but not acceptable (a value out of range)
+    TOO_MANY_INPUTS = "too_many_inputs"  # more inputs in one request than allowed
     UNAUTHORIZED = "unauthorized"  # no or unknown credentials
     FORBIDDEN = "forbidden"  # known caller, not allowed
     NOT_FOUND = "not_found"

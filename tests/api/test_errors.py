@@ -35,10 +35,13 @@ CASES = [
     ("/embed", {"inputs": []}, 400, "tei", ["cannot be empty"]),
     ("/similarity", {"inputs": {"source_sentence": "a", "sentences": []}}, 400, "tei", ["empty"]),
     ("/tokenize", {"inputs": []}, 400, "tei", ["cannot be empty"]),
-    # not strings: TEI answers 422 for everything; HF and OpenAI answer schema errors 400, and
-    # HF's own element check (its schema takes any list) 422
-    ("/embed", {"inputs": [1, 2]}, 422, "tei", ["`inputs`[0] must be a string, got int"]),
+    # not strings (nor token ids, on TEI): TEI answers 422 for everything; HF and OpenAI
+    # answer schema errors 400, and HF's own element check (its schema takes any list) 422
+    ("/embed", {"inputs": [1.5]}, 422, "tei", ["Invalid request body", "inputs"]),
+    ("/embed", {"inputs": ["a", 2]}, 422, "tei", ["Invalid request body", "inputs"]),
     ("/embed", {"inputs": 5}, 422, "tei", ["Invalid request body", "inputs"]),
+    ("/embed", {"inputs": [[]]}, 400, "tei", ["`inputs`[0] is an empty list of token ids"]),
+    ("/embed", {"inputs": [99999999]}, 422, "tei", ["outside the model's vocabulary"]),
     (
         "/similarity",
         {"inputs": {"source_sentence": "a", "sentences": [1]}},
@@ -58,17 +61,20 @@ CASES = [
     (OAI, _oai(input="x", encoding_format="int8"), 400, "openai", ["encoding_format"]),
     (OAI, _oai(input=[99999999]), 422, "openai", ["outside the model's vocabulary"]),
     (OAI, _oai(input=[-1]), 422, "openai", ["outside the model's vocabulary"]),
-    # bad dimensions: 422 naming the range (schema type errors: 400 outside TEI)
+    # bad dimensions: 422 naming the range (schema type errors: 400 outside TEI); TEI answers
+    # its Validation errors 413
     (FE, {"inputs": "x", "dimensions": 0}, 422, "hf", ["between 1 and 384, got 0"]),
     (FE, {"inputs": "x", "parameters": {"dimensions": 385}}, 422, "hf", ["got 385"]),
     (FE, {"inputs": "x", "dimensions": "abc"}, 400, "hf", ["dimensions"]),
     (OAI, _oai(input="x", dimensions=-3), 422, "openai", ["between 1 and 384, got -3"]),
-    ("/embed", {"inputs": "x", "dimensions": 1000}, 422, "tei", ["between 1 and 384"]),
+    ("/embed", {"inputs": "x", "dimensions": 1000}, 413, "tei", ["between 1 and 384"]),
     # other option errors
     (FE, {"inputs": "x", "truncation_direction": "up"}, 422, "hf", ["truncation_direction"]),
     (FE, {"inputs": "x", "prompt_name": "nope"}, 422, "hf", ["prompt_name 'nope'"]),
     (FE, {"inputs": "x", "encoding_format": "base64"}, 422, "hf", ["encoding_format"]),
-    ("/tokenize", {"inputs": "x", "prompt_name": "nope"}, 422, "tei", ["nope"]),
+    ("/tokenize", {"inputs": "x", "prompt_name": "nope"}, 413, "tei", ["nope"]),
+    ("/decode", {"ids": [[101, -1]]}, 422, "tei", ["outside the model's vocabulary"]),
+    ("/decode", {"ids": []}, 400, "tei", ["`ids` cannot be empty"]),
 ]
 
 
@@ -85,10 +91,10 @@ def test_bad_input(server, token, path, body, status, style, fragments):
     message = assert_error(r, status, style, *fragments)
     if status == 404 and style == "openai":
         assert r.json()["error"]["code"] == "model_not_found"
-    if style == "tei":
-        expected = {400: "empty", 404: "not_found", 422: "validation"}[status]
-        if status == 400 and "Invalid request body" in message:
-            expected = "validation"
+    if style == "tei":  # TEI's ErrorType, as serde writes it
+        expected = {400: "Empty", 404: "Validation", 413: "Validation", 422: "Validation"}[status]
+        if "vocabulary" in message:
+            expected = "Tokenizer"
         assert r.json()["error_type"] == expected
 
 
@@ -104,7 +110,8 @@ def test_too_long_without_truncation(server, token, tokenizer, path, style, body
     n = len(tokenizer(LONG_TEXT)["input_ids"])
     assert n > 256
     r = requests.post(f"{server.url}{path}", headers=auth(token), json=body)
-    message = assert_error(r, 422, style, "256", "tokens", "too long")
+    status = 413 if style == "tei" else 422  # TEI answers its Validation errors 413
+    message = assert_error(r, status, style, "256", "tokens", "too long")
     # The count is exact, or a lower bound when only the text's start was tokenized (a text
     # far longer than the model reads is cut first: engine/cut.py).
     counted = int(re.search(r"(\d+) tokens", message).group(1))

@@ -51,7 +51,7 @@ def message_of(route_class: type[ApiRoute], body: dict) -> str:
         assert body["error"]["code"] == "payload_too_large"
         return body["error"]["message"]
     if route_class is TeiRoute:
-        assert body["error_type"] == "payload_limit"
+        assert body["error_type"] == "Validation"
     return body["error"]
 
 
@@ -74,5 +74,5 @@ def test_body_over_limit_is_413_in_the_route_shape(route_class, path, chunked):
 def test_unknown_path_speaks_the_api_of_its_first_segment():
     client = TestClient(make_app(limit=10)[0])
     assert set(client.get("/o/nothing").json()["error"]) == {"message", "type", "param", "code"}
-    assert client.get("/t/nothing").json()["error_type"] == "not_found"
+    assert client.get("/t/nothing").json()["error_type"] == "Validation"
     assert client.get("/elsewhere").json() == {"error": "No route for GET /elsewhere"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -14,13 +15,14 @@ from fastapi import Request
 from starlette.responses import Response
 
 from embedhub.api.metrics import Metrics
+from embedhub.api.routing import raises
 from embedhub.auth import authenticate
 from embedhub.config import Settings
 from embedhub.db import Database
 from embedhub.engine import Engine
 from embedhub.engine.core import OFF_LOOP_SIZE
 from embedhub.errors import EmbedhubError, Kind
-from embedhub.types import EmbedOptions, EmbedResult
+from embedhub.types import EmbedOptions, EmbedResult, TaskResult
 
 
 @dataclass
@@ -67,6 +69,7 @@ def context(request: Request) -> ApiContext:
     return request.app.state.ctx
 
 
+@raises(401)
 async def require_inference_auth(request: Request) -> None:
     """Dependency for inference routes: a bad token is always 401; no token is fine only while
     bound to loopback with --require-token off."""
@@ -102,13 +105,7 @@ def as_texts(inputs: Any, max_inputs: int, field: str = "inputs") -> tuple[list[
         )
     if not texts:
         raise EmbedhubError(Kind.EMPTY, f"`{field}` cannot be empty", param=field)
-    if len(texts) > max_inputs:
-        raise EmbedhubError(
-            Kind.VALIDATION,
-            f"batch size {len(texts)} > maximum allowed batch size {max_inputs} "
-            "(--max-client-batch-size)",
-            param=field,
-        )
+    check_batch_size(len(texts), max_inputs, field)
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             raise EmbedhubError(
@@ -119,6 +116,15 @@ def as_texts(inputs: Any, max_inputs: int, field: str = "inputs") -> tuple[list[
         if not text:
             raise EmbedhubError(Kind.EMPTY, f"`{field}`[{i}] is an empty string", param=field)
     return texts, single
+
+
+def check_batch_size(n: int, max_inputs: int, field: str = "inputs") -> None:
+    if n > max_inputs:
+        raise EmbedhubError(
+            Kind.TOO_MANY_INPUTS,
+            f"batch size {n} > maximum allowed batch size {max_inputs} (--max-client-batch-size)",
+            param=field,
+        )
 
 
 def truncation_side(value: str | None) -> str:
@@ -158,16 +164,27 @@ def options(
     )
 
 
-def timing_headers(result: EmbedResult) -> dict[str, str]:
+def timing_headers(
+    result: EmbedResult | TaskResult, *, chars: int | None = None, started: float | None = None
+) -> dict[str, str]:
+    """The headers TEI (and the HF Inference API) put on an answer: where and how long it
+    was computed, on how many characters and tokens. `started`: the request's arrival
+    (time.perf_counter), for x-compute-time; `chars`: the characters of the inputs."""
     t = result.timings
     ms = lambda s: str(int(round(s * 1000)))  # noqa: E731
-    return {
+    headers = {
+        "x-compute-type": "cpu",  # embedhub runs its models on the CPU
         "x-tokenization-time": ms(t.tokenize_seconds),
         "x-queue-time": ms(t.queue_seconds),
         "x-inference-time": ms(t.inference_seconds),
         "x-compute-tokens": str(sum(result.token_counts)),
-        "x-cache-hits": str(result.cache_hits),
+        "x-cache-hits": str(getattr(result, "cache_hits", 0)),
     }
+    if started is not None:
+        headers["x-compute-time"] = ms(time.perf_counter() - started)
+    if chars is not None:
+        headers["x-compute-characters"] = str(chars)
+    return headers
 
 
 def json_response(content: Any, headers: dict[str, str] | None = None) -> Response:
@@ -179,7 +196,12 @@ def json_response(content: Any, headers: dict[str, str] | None = None) -> Respon
 
 
 async def compare(
-    engine: Engine, source: str, sentences: list[str], opts: EmbedOptions, max_inputs: int
+    engine: Engine,
+    source: str,
+    sentences: list[str],
+    opts: EmbedOptions,
+    max_inputs: int,
+    started: float | None = None,
 ) -> Response:
     """Sentence similarity (HF and TEI alike): the cosine of `source` with each sentence, as
     the dot product of vectors the engine normalised (whatever `opts` said about that)."""
@@ -189,4 +211,5 @@ async def compare(
     texts, _ = as_texts([source, *sentences], max_inputs + 1, field="sentences")
     result = await engine.embed(texts, dataclasses.replace(opts, normalize=True))
     v = result.vectors
-    return json_response((v[1:] @ v[0]).astype(float).tolist(), timing_headers(result))
+    headers = timing_headers(result, chars=sum(map(len, texts)), started=started)
+    return json_response((v[1:] @ v[0]).astype(float).tolist(), headers)

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from embedhub.api.routing import Style, style_of, styles_by_segment
+from embedhub.api.routing import FAILURE, Style, style_of, styles_by_segment
 from embedhub.engine import EngineError, EngineErrorKind
 from embedhub.errors import EmbedhubError, Kind
 
@@ -24,32 +24,48 @@ log = logging.getLogger("embedhub.api")
 
 @dataclass(frozen=True)
 class Wire:
-    """How a kind of failure goes over the wire: its status, TEI `error_type`, OpenAI type."""
+    """How a kind of failure goes over the wire: its status, TEI `error_type`, OpenAI type,
+    and TEI's own status for it where TEI differs (TEI answers every Validation with 413)."""
 
     status: int
     tei_type: str
     openai_type: str
+    tei_status: int | None = None
 
 
 _INVALID = "invalid_request_error"
+# TEI's error types are its ErrorType enum as serde writes it: Unhealthy, Backend, Overloaded,
+# Validation, Tokenizer, Empty. A failure TEI has no type for (auth, an unknown model, a body
+# over the limit) is a Validation: the request was refused before any model work.
+_V = "Validation"
 WIRE: dict[Kind | EngineErrorKind, Wire] = {
-    Kind.EMPTY: Wire(400, "empty", _INVALID),
-    Kind.BAD_REQUEST: Wire(400, "validation", _INVALID),
-    Kind.UNAUTHORIZED: Wire(401, "unauthorized", _INVALID),
-    Kind.FORBIDDEN: Wire(403, "forbidden", "permission_error"),
-    Kind.NOT_FOUND: Wire(404, "not_found", _INVALID),
-    Kind.CONFLICT: Wire(409, "conflict", _INVALID),
-    Kind.PRECONDITION: Wire(412, "precondition_failed", _INVALID),
-    Kind.TOO_LARGE: Wire(413, "payload_limit", _INVALID),
-    Kind.VALIDATION: Wire(422, "validation", _INVALID),
-    Kind.INSUFFICIENT_STORAGE: Wire(507, "storage", "server_error"),
-    EngineErrorKind.EMPTY: Wire(400, "empty", _INVALID),
-    EngineErrorKind.VALIDATION: Wire(422, "validation", _INVALID),
-    EngineErrorKind.TOKENIZER: Wire(422, "tokenizer", _INVALID),
-    EngineErrorKind.UNSUPPORTED: Wire(424, "backend", _INVALID),
-    EngineErrorKind.BACKEND: Wire(424, "backend", "server_error"),
-    EngineErrorKind.OVERLOADED: Wire(429, "overloaded", "rate_limit_error"),
-    EngineErrorKind.UNHEALTHY: Wire(503, "unhealthy", "server_error"),
+    Kind.EMPTY: Wire(400, "Empty", _INVALID),
+    Kind.BAD_REQUEST: Wire(400, _V, _INVALID),
+    Kind.UNAUTHORIZED: Wire(401, _V, _INVALID),
+    Kind.FORBIDDEN: Wire(403, _V, "permission_error"),
+    Kind.NOT_FOUND: Wire(404, _V, _INVALID),
+    Kind.CONFLICT: Wire(409, _V, _INVALID),
+    Kind.PRECONDITION: Wire(412, _V, _INVALID),
+    Kind.TOO_LARGE: Wire(413, _V, _INVALID),
+    Kind.VALIDATION: Wire(422, _V, _INVALID),
+    Kind.TOO_MANY_INPUTS: Wire(422, _V, _INVALID, tei_status=413),
+    Kind.INSUFFICIENT_STORAGE: Wire(507, "Backend", "server_error"),
+    EngineErrorKind.EMPTY: Wire(400, "Empty", _INVALID),
+    EngineErrorKind.VALIDATION: Wire(422, _V, _INVALID, tei_status=413),
+    EngineErrorKind.TOKENIZER: Wire(422, "Tokenizer", _INVALID),
+    EngineErrorKind.UNSUPPORTED: Wire(424, "Backend", _INVALID),
+    EngineErrorKind.BACKEND: Wire(424, "Backend", "server_error"),
+    EngineErrorKind.OVERLOADED: Wire(429, "Overloaded", "rate_limit_error"),
+    EngineErrorKind.UNHEALTHY: Wire(503, "Unhealthy", "server_error"),
+}
+# A failed request's cause, as TEI's te_request_failure `err` label names it.
+TEI_FAILURES: dict[Kind | EngineErrorKind, str] = {
+    Kind.TOO_MANY_INPUTS: "batch_size",
+    EngineErrorKind.TOKENIZER: "tokenization",
+    EngineErrorKind.UNSUPPORTED: "model_type",
+    EngineErrorKind.BACKEND: "inference",
+    EngineErrorKind.OVERLOADED: "overloaded",
+    EngineErrorKind.UNHEALTHY: "unhealthy",
 }
 # Overloaded means "come back shortly": say when, so clients' retry logic backs off right.
 _EXTRA_HEADERS: dict[Kind | EngineErrorKind, dict[str, str]] = {
@@ -81,6 +97,9 @@ class Problem:
 def error_response(style: Style, problem: Problem) -> Response:
     wire = WIRE[problem.kind]
     headers = {**_EXTRA_HEADERS.get(problem.kind, {}), **problem.headers}
+    status = problem.status or wire.status
+    if style is Style.TEI and not problem.status:
+        status = wire.tei_status or wire.status
     body: dict
     if style is Style.OPENAI:
         body = {
@@ -97,7 +116,7 @@ def error_response(style: Style, problem: Problem) -> Response:
         body = {"error": problem.message}
         if problem.code:
             headers["X-Error-Code"] = problem.code
-    return JSONResponse(body, status_code=problem.status or wire.status, headers=headers)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _describe(errors: Iterable[dict]) -> str:
@@ -114,6 +133,7 @@ def install(app: FastAPI, routes: Iterable[BaseRoute]) -> None:
     by_segment = styles_by_segment(routes)
 
     def respond(request: Request, problem: Problem) -> Response:
+        request.scope[FAILURE] = TEI_FAILURES.get(problem.kind, "validation")
         return error_response(style_of(request.scope, by_segment), problem)
 
     async def embedhub_error(request: Request, exc: Exception) -> Response:
@@ -138,6 +158,8 @@ def install(app: FastAPI, routes: Iterable[BaseRoute]) -> None:
         message = str(exc.detail)
         if exc.status_code == 404 and message == "Not Found":
             message = f"No route for {request.method} {request.url.path}"
+        elif exc.status_code == 400 and message == "There was an error parsing the body":
+            message = "The request body is not valid JSON (it must be UTF-8 text)"
         kind = _STATUS_KINDS.get(exc.status_code, Kind.BAD_REQUEST)
         code = "payload_too_large" if exc.status_code == 413 else None
         problem = Problem(kind, message, exc.status_code, code, headers=dict(exc.headers or {}))

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from embedhub.api.tei_metrics import TeiMetrics
 from embedhub.engine import EngineObserver
+from embedhub.types import Timings
 
 _SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 _SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048)
@@ -65,6 +67,7 @@ class Metrics:
             registry=r,
         )
 
+        self.tei = TeiMetrics(r)
         self.withdrawn = Counter(
             "embedhub_withdrawn_inputs",
             "Waiting inputs dropped, not embedded, because their client disconnected",
@@ -86,14 +89,23 @@ class _PrometheusObserver(EngineObserver):
         self._hits = metrics.cache_hits.labels(model)
         self._rejected = metrics.rejected.labels(model)
         self._withdrawn = metrics.withdrawn.labels(model)
+        tei = self._tei = metrics.tei
+        self._te_queue = tei.queue_size.labels(model)
+        self._te_batch_size = tei.batch_size.labels(model)
+        self._te_batch_tokens = tei.batch_tokens.labels(model)
+        self._te_batch_duration = tei.batch_duration.labels(model)
 
     def batch(self, size: int, padded_tokens: int, seconds: float) -> None:
         self._batch_size.observe(size)
         self._batch_tokens.observe(padded_tokens)
         self._inference.observe(seconds)
+        self._te_batch_size.observe(size)
+        self._te_batch_tokens.observe(padded_tokens)
+        self._te_batch_duration.observe(seconds)
 
     def queue_size(self, size: int) -> None:
         self._queue.set(size)
+        self._te_queue.set(size)
 
     def queue_wait(self, seconds: float) -> None:
         self._queue_wait.observe(seconds)
@@ -106,3 +118,11 @@ class _PrometheusObserver(EngineObserver):
 
     def withdrawn(self, n: int) -> None:
         self._withdrawn.inc(n)
+
+    def finished(self, timings: Timings, token_counts: list[int]) -> None:
+        tei = self._tei
+        tei.tokenization_duration.observe(timings.tokenize_seconds)
+        tei.queue_duration.observe(timings.queue_seconds)
+        tei.inference_duration.observe(timings.inference_seconds)
+        for n in token_counts:
+            tei.input_length.observe(n)

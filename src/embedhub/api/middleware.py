@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from embedhub.api.access_log import log_request
 from embedhub.api.metrics import Metrics
-from embedhub.api.routing import CLIENT_GONE
+from embedhub.api.routing import CLIENT_GONE, FAILURE, STARTED, TE_METHOD, ApiRoute
 
 # nginx's code for "client closed the request": what /metrics counts such requests as.
 CLIENT_GONE_STATUS = 499
@@ -28,6 +28,7 @@ class RequestMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
+        scope[STARTED] = start
         request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
         status = 500
 
@@ -53,6 +54,19 @@ class RequestMiddleware:
             self.metrics.requests.labels(label, str(status)).inc()
             self.metrics.request_seconds.labels(label).observe(elapsed)
             log_request(scope, status, elapsed, request_id)
+            if isinstance(scope.get("route"), ApiRoute) and scope.get("method") == "POST":
+                self._count_tei(scope, status, elapsed)
+
+    def _count_tei(self, scope: Scope, status: int, seconds: float) -> None:
+        """An inference request, as TEI counts it (te_request_*)."""
+        tei = self.metrics.tei
+        method = scope.get(TE_METHOD, "batch")
+        tei.request_count.inc(method)
+        if status < 400:
+            tei.request_success.inc(method)
+            tei.request_duration.observe(seconds)
+        else:
+            tei.request_failure.inc(scope.get(FAILURE, "validation"))
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

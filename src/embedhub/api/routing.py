@@ -21,21 +21,30 @@ import asyncio
 import enum
 import re
 from collections.abc import Callable, Coroutine, Iterable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import orjson
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import Message, Receive, Scope, Send
 
+from embedhub.api import schemas
 from embedhub.config import flag_of
 from embedhub.errors import too_large_message
 
+F = TypeVar("F", bound=Callable[..., Any])
 # Set in the scope when a route gave up because its client went away (see ApiRoute.handle).
 CLIENT_GONE = "embedhub.client_gone"
+# Set by the middleware: when the request arrived (time.perf_counter), for x-compute-time.
+STARTED = "embedhub.started"
+# Set by an inference route: "single" or "batch" (TEI's te_request_count `method` label).
+TE_METHOD = "embedhub.te_method"
+# Set by the error handlers: why the request failed, as TEI's te_request_failure `err` label.
+FAILURE = "embedhub.failure"
 
 
 class Style(enum.Enum):
@@ -49,11 +58,16 @@ class Style(enum.Enum):
 
 class ApiRoute(APIRoute):
     """An embedding-API route. Subclasses name their API; routers declare them with
-    `APIRouter(route_class=...)`."""
+    `APIRouter(route_class=...)`. /openapi.json lists every status the route can answer,
+    with its API's error body (`documented_errors`)."""
 
     style: ClassVar[Style] = Style.HF
     # The Settings field that limits this route's request body (None: no limit here).
     body_limit: ClassVar[str | None] = "payload_limit"
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        self.responses = {**documented_errors(self), **self.responses}
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -102,6 +116,59 @@ class OpenAIRoute(ApiRoute):
 
 class TeiRoute(ApiRoute):
     style = Style.TEI
+
+
+ERROR_BODIES: dict[Style, type[BaseModel]] = {
+    Style.HF: schemas.HfError,
+    Style.OPENAI: schemas.OpenAIError,
+    Style.TEI: schemas.TeiError,
+}
+# What each status means on an embedding route (any API).
+_MEANINGS = {
+    400: "The body is not JSON, or an input is empty",
+    401: "No token where one is required, or an unknown token",
+    404: "The model asked for is not served here",
+    413: "The body is over the payload limit; on TEI routes also too many or too long "
+    "inputs (TEI's Validation)",
+    422: "A field has the wrong type or value, or the tokenizer refused an input",
+    424: "The model can't do this (e.g. a rerank of an embedding model), or it failed",
+    429: "Too many requests in flight: retry after Retry-After seconds",
+}
+
+
+def raises(*statuses: int) -> Callable[[F], F]:
+    """Declare the statuses a dependency may answer with, for /openapi.json."""
+
+    def mark(dependency: F) -> F:
+        setattr(dependency, "statuses", statuses)  # noqa: B010 (mypy: no attribute otherwise)
+        return dependency
+
+    return mark
+
+
+def documented_errors(route: ApiRoute) -> dict[int | str, dict[str, Any]]:
+    """The error answers of `route`: its dependencies' (auth: 401); for a route with a body,
+    a bad body (400, 413, 422), an unknown model when it names one (404), and what the
+    engine answers (424, 429)."""
+    statuses: set[int] = set()
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dependency = stack.pop()
+        statuses.update(getattr(dependency.call, "statuses", ()))
+        stack.extend(dependency.dependencies)
+    if route.body_field is not None:
+        statuses |= {400, 413, 422, 424, 429}
+        if _names_a_model(route):
+            statuses.add(404)
+    body = ERROR_BODIES[route.style]
+    return {s: {"model": body, "description": _MEANINGS[s]} for s in sorted(statuses)}
+
+
+def _names_a_model(route: APIRoute) -> bool:
+    if "model_id" in route.param_convertors:
+        return True
+    info = getattr(route.body_field, "field_info", None)
+    return "model" in getattr(getattr(info, "annotation", None), "model_fields", {})
 
 
 def first_segment(path: str) -> str | None:
@@ -217,12 +284,15 @@ class _StrictJsonRequest(Request):
 
 
 def _as_json(scope: Scope) -> Scope:
+    """The scope with its body labelled JSON. Changed in place: the middleware reads what the
+    route notes in this same scope (its TEI method, why it failed)."""
     ctype = _header(scope, b"content-type") or ""
     if "json" in ctype:
         return scope
     headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
     headers.append((b"content-type", b"application/json"))
-    return {**scope, "headers": headers}
+    scope["headers"] = headers
+    return scope
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -169,7 +169,7 @@ class Engine:
                 self._queue, task, inputs, options.truncate, side
             )
             await self._wait(job)
-        self._check(job)
+        self._check(job, counts)
         logits = np.stack(job.results).reshape(len(inputs), -1)
         scores = logits if options.raw_scores else tasks.activate(logits)
         return TaskResult(scores, counts, job.timings)
@@ -183,14 +183,15 @@ class Engine:
                 self._queue, task, texts, options.truncate, side, prompt
             )
             await self._wait(job)
-        self._check(job)
+        self._check(job, counts)
         return TaskResult(job.results, counts, job.timings)
 
-    def _check(self, job: Job) -> None:
+    def _check(self, job: Job, counts: list[int]) -> None:
         """Raise the job's failure, else note how long it waited."""
         if job.error is not None:
             raise job.error
         self.observer.queue_wait(job.timings.queue_seconds)
+        self.observer.finished(job.timings, counts)
 
     async def _off_loop(self, prepare: Any, *args: Any) -> tuple[Job, list[int], int]:
         """`prepare(*args)` (counting and queueing inputs) here when the inputs are small, else
@@ -356,7 +357,18 @@ class Engine:
             return self.backend.count_tokens(texts)
 
     def decode(self, batches: list[list[int]], skip_special_tokens: bool = True) -> list[str]:
-        """Token ids of this model's tokenizer back to text."""
+        """Token ids of this model's tokenizer back to text. An id outside the vocabulary is
+        a Tokenizer error (the tokenizer itself would silently drop it)."""
+        vocab = self.vocab_size
+        for i, ids in enumerate(batches):
+            bad = [t for t in ids if not 0 <= t < vocab]
+            if bad:
+                raise EngineError(
+                    EngineErrorKind.TOKENIZER,
+                    f"ids[{i}] has token ids outside the model's vocabulary "
+                    f"(0..{vocab - 1}): {bad[:5]}",
+                    param="ids",
+                )
         with _tokenizer_errors():
             return self.backend.decode(batches, skip_special_tokens)
 
@@ -427,6 +439,7 @@ class Engine:
             raise job.error
         if hits < len(counts):  # something went through the queue
             self.observer.queue_wait(job.timings.queue_seconds)
+        self.observer.finished(job.timings, counts)
         dim = self.info.dimension
         vectors = np.stack(job.results) if job.results else np.empty((0, dim), np.float32)
         if options.dimensions is not None:

@@ -3,6 +3,8 @@ that feeds Prometheus, so the engine itself needs no metrics library."""
 
 from __future__ import annotations
 
+from embedhub.types import Timings
+
 
 class EngineObserver:
     def batch(self, size: int, padded_tokens: int, seconds: float) -> None:
@@ -22,3 +24,6 @@ class EngineObserver:
 
     def withdrawn(self, n: int) -> None:
         """Waiting inputs dropped because their request was cancelled."""
+
+    def finished(self, timings: Timings, token_counts: list[int]) -> None:
+        """One request's inputs are all done: its timings and each input's tokens."""
