@@ -176,6 +176,22 @@ class Settings:
     body_timeout: float = setting(
         60.0, help="seconds a request body may go without a byte arriving", minimum=0.1
     )
+    # TEI's --served-model-name: what clients are told the model is called.
+    served_model_name: str = setting(
+        "",
+        help="the model name /info reports as served_model_name",
+        metavar="NAME",
+        shown_default="the first --model's id",
+    )
+    # Browsers calling the API from another origin need CORS; off unless an origin is given.
+    cors_allow_origin: tuple[str, ...] = setting(
+        (),
+        help="an origin (scheme://host[:port]) whose web pages may call the API, or * for any; "
+        "repeat for several",
+        metavar="ORIGIN",
+        repeat=True,
+        shown_default="none: CORS off",
+    )
     cache_size: int = setting(
         100_000, help="embeddings kept in the in-memory LRU cache (0: off)", minimum=0
     )

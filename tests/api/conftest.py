@@ -43,3 +43,25 @@ def hf_client_online(monkeypatch: pytest.MonkeyPatch) -> None:
     import huggingface_hub.constants
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+
+
+CORS_ORIGIN = "https://app.example"
+
+
+@pytest.fixture(scope="session")
+def kinds_server(tmp_path_factory: pytest.TempPathFactory, tiny_models) -> Iterator:
+    """A reranker (the default model), a classifier and a SPLADE model (tests/kinds.py), on
+    the default runtime (which serves them on torch), with --served-model-name and CORS."""
+    from servers import start_server, stop_server  # tests/servers.py
+
+    models = [f"--model=test/{name}={path}" for name, path in tiny_models.items()]
+    srv = start_server(
+        tmp_path_factory.mktemp("embedhub-kinds"),
+        *models,
+        "--served-model-name",
+        "my-reranker",
+        "--cors-allow-origin",
+        CORS_ORIGIN,
+    )
+    yield srv
+    stop_server(srv)

@@ -6,14 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
 from embedhub import __version__
-from embedhub.api import docs, errors, hf_inference, openai_api, tei
+from embedhub.api import docs, errors, hf_inference, openai_api, tei, tei_tasks
 from embedhub.api.common import ApiContext
 from embedhub.api.metrics import Metrics
 from embedhub.api.middleware import RequestMiddleware
-from embedhub.api.routing import first_names
+from embedhub.api.routing import OpenAIRoute, first_names
 from embedhub.config import Settings
 from embedhub.db import Database
 from embedhub.engine import Engine
@@ -21,7 +23,33 @@ from embedhub.engine import Engine
 
 def api_routers() -> list[APIRouter]:
     """The embedding APIs, in the order they are matched."""
-    return [docs.router(), tei.router(), openai_api.router(), hf_inference.router()]
+    openai = openai_api.router()
+    return [
+        docs.router(),
+        tei.router(),
+        tei_tasks.router(),
+        openai,
+        openai_alias(openai),
+        hf_inference.router(),
+    ]
+
+
+def openai_alias(openai: APIRouter) -> APIRouter:
+    """TEI serves the OpenAI embeddings route at /embeddings too (what clients configured
+    with a base URL that lacks /v1 call): the same handler, in OpenAI's error shape."""
+    alias = APIRouter(tags=["OpenAI"], route_class=OpenAIRoute)
+    for route in openai.routes:
+        if isinstance(route, APIRoute) and route.path == "/v1/embeddings":
+            alias.add_api_route(
+                "/embeddings",
+                route.endpoint,
+                methods=["POST"],
+                dependencies=route.dependencies,
+                responses=route.responses,
+                summary=f"{route.summary} (TEI's alias of /v1/embeddings)",
+                operation_id="create_embeddings_tei_alias",
+            )
+    return alias
 
 
 def new_app() -> FastAPI:
@@ -66,7 +94,32 @@ def create_app(
             mount(app)
     errors.install(app, routes_of(routers))
     app.add_middleware(RequestMiddleware, metrics=metrics)
+    if settings.cors_allow_origin:
+        # Outermost, so a preflight (OPTIONS) is answered before routing, auth or limits.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_allow_origin),
+            allow_methods=["GET", "POST"],
+            allow_headers=["*"],
+            expose_headers=EXPOSED_HEADERS,
+        )
     return app
+
+
+# What a page may read of an answer from another origin: TEI's timing headers and ours.
+EXPOSED_HEADERS = [
+    "x-compute-type",
+    "x-compute-time",
+    "x-compute-characters",
+    "x-compute-tokens",
+    "x-total-time",
+    "x-tokenization-time",
+    "x-queue-time",
+    "x-inference-time",
+    "x-cache-hits",
+    "x-request-id",
+    "retry-after",
+]
 
 
 def routes_of(routers: Iterable[APIRouter]) -> list[BaseRoute]:
