@@ -23,6 +23,7 @@ from embedhub.api.common import (
     use_cache_header,
 )
 from embedhub.api.routing import HfRoute
+from embedhub.api.schemas import FeatureExtraction, Similarities, ok
 from embedhub.errors import EmbedhubError, Kind
 
 
@@ -66,19 +67,35 @@ def router() -> APIRouter:
         route_class=HfRoute,
     )
 
-    @r.post("/pipeline/feature-extraction/{model_id:path}", summary="Embed text")
+    embeds = ok(FeatureExtraction, "The vectors")
+    compares = ok(Similarities, "A cosine per sentence")
+    either = ok(FeatureExtraction | Similarities, "Vectors or cosines, by the body's shape")
+
+    @r.post("/pipeline/feature-extraction/{model_id:path}", summary="Embed text", responses=embeds)
     async def feature_extraction(model_id: str, body: HFRequest, request: Request) -> Response:
         return await _feature_extraction(request, model_id, body)
 
-    @r.post("/pipeline/sentence-similarity/{model_id:path}", summary="Cosine similarities")
+    @r.post(
+        "/pipeline/sentence-similarity/{model_id:path}",
+        summary="Cosine similarities",
+        responses=compares,
+    )
     async def sentence_similarity(model_id: str, body: HFRequest, request: Request) -> Response:
         return await _similarity(request, model_id, body)
 
-    @r.post("/models/{model_id:path}", summary="Embed or compare, by the body's shape")
+    @r.post(
+        "/models/{model_id:path}",
+        summary="Embed or compare, by the body's shape",
+        responses=either,
+    )
     async def model_task(model_id: str, body: HFRequest, request: Request) -> Response:
         return await _dispatch(request, model_id, body)
 
-    @r.post("/", summary="Embed or compare with the default model, by the body's shape")
+    @r.post(
+        "/",
+        summary="Embed or compare with the default model, by the body's shape",
+        responses=either,
+    )
     async def root_task(body: HFRequest, request: Request) -> Response:
         return await _dispatch(request, None, body)
 

@@ -23,6 +23,7 @@ from embedhub.api.common import (
     use_cache_header,
 )
 from embedhub.api.routing import OpenAIRoute
+from embedhub.api.schemas import OpenAIEmbeddings, OpenAIModels, ok
 from embedhub.engine import Engine
 from embedhub.errors import EmbedhubError, Kind
 
@@ -44,7 +45,11 @@ def router() -> APIRouter:
         route_class=OpenAIRoute,
     )
 
-    @r.post("/embeddings", summary="Create embeddings")
+    @r.post(
+        "/embeddings",
+        summary="Create embeddings",
+        responses=ok(OpenAIEmbeddings, "The embeddings"),
+    )
     async def embeddings(body: EmbeddingsRequest, request: Request) -> Response:
         ctx = context(request)
         engine = ctx.engine(body.model)
@@ -67,7 +72,11 @@ def router() -> APIRouter:
         }
         return json_response(content, timing_headers(result))
 
-    @r.get("/models", summary="The served models")
+    @r.get(
+        "/models",
+        summary="The served models",
+        responses=ok(OpenAIModels, "The served models"),
+    )
     async def models(request: Request) -> Response:
         ctx = context(request)
         data = [
