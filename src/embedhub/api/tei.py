@@ -10,7 +10,7 @@ from typing import Any, cast
 import numpy as np
 from fastapi import APIRouter, Depends, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from embedhub import __version__
 from embedhub.api import tei_schema as s
@@ -119,11 +119,22 @@ def router() -> APIRouter:
     async def info(request: Request) -> Response:
         return json_response(info_of(request))
 
-    @r.get("/health", summary="200 when every model's engine runs, else 503", responses=UNHEALTHY)
+    # response_class: the 200 answer has no body, so /openapi.json documents none.
+    @r.get(
+        "/health",
+        summary="200 when every model's engine runs, else 503",
+        responses=UNHEALTHY,
+        response_class=Response,
+    )
     async def health(request: Request) -> Response:
         return check_health(request)
 
-    @r.get("/ping", summary="Health, as AWS SageMaker asks it", responses=UNHEALTHY)
+    @r.get(
+        "/ping",
+        summary="Health, as AWS SageMaker asks it",
+        responses=UNHEALTHY,
+        response_class=Response,
+    )
     async def ping(request: Request) -> Response:
         return check_health(request)
 
@@ -131,6 +142,7 @@ def router() -> APIRouter:
         "/metrics",
         dependencies=metadata,
         summary="Prometheus metrics (embedhub_* and TEI's te_*)",
+        response_class=PlainTextResponse,
         responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
     )
     async def metrics(request: Request) -> Response:
