@@ -120,3 +120,11 @@ def test_a_task_the_model_cannot_run_is_refused(engines, model, call, message):
         run(call(engines[model]))
     assert err.value.kind is EngineErrorKind.UNSUPPORTED
     assert message in err.value.message
+
+
+def test_bulk_embedding_refuses_a_model_that_makes_no_vectors(tiny_models):
+    from embedhub.bulk.embedders import LocalEmbedder
+    from embedhub.bulk.errors import BulkError
+
+    with pytest.raises(BulkError, match="is a sparse model; bulk embedding needs an embedding"):
+        LocalEmbedder(ModelSpec("test/sparse", str(tiny_models["sparse"])))

@@ -15,7 +15,7 @@ import numpy as np
 import requests
 
 from embedhub.bulk.errors import BulkError
-from embedhub.types import EmbedOptions, ModelSpec
+from embedhub.types import EMBEDDING, EmbedOptions, ModelSpec
 
 if TYPE_CHECKING:
     from embedhub.config import Settings
@@ -66,6 +66,11 @@ class LocalEmbedder:
             )
         except (ModelNotFound, RuntimeSettingError) as exc:
             raise BulkError(str(exc)) from exc
+        if backend.info.kind != EMBEDDING:  # a reranker or SPLADE model makes no vectors here
+            raise BulkError(
+                f"{spec.model_id} is a {backend.info.kind} model; bulk embedding needs an "
+                "embedding (sentence-transformers) model"
+            )
         # The bulk job dedupes by content hash itself; the engine's cache would only cost memory.
         self.engine = Engine(backend, max_batch_tokens=max_batch_tokens, cache_size=0).start()
         m = backend.info
