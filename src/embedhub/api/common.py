@@ -65,6 +65,42 @@ async def off_loop(fn: Callable[..., T], *args: Any, size: int) -> T:
     return await asyncio.to_thread(fn, *args)
 
 
+async def texts_from_token_ids(
+    engine: Engine, batches: list[list[int]], max_tokens: int, field: str
+) -> list[str]:
+    """Token-id inputs (OpenAI's and TEI's) as texts to embed, with the work bounded before
+    any is done: the ids are counted against the request's token limit as sent, checked
+    against the vocabulary, and each input cut to what the model reads (decoding 990k ids and
+    tokenizing the result again once took 20 s and 3 GB), then decoded off the event loop
+    when there are many (`Engine.texts_from_ids` keeps [UNK] and other special tokens)."""
+    total = sum(map(len, batches))
+    if total > max_tokens:
+        raise EmbedhubError(
+            Kind.VALIDATION,
+            f"`{field}` has {total} token ids; the limit is {max_tokens} per request "
+            "(--max-request-tokens): send fewer per request",
+            param=field,
+        )
+    vocab = engine.vocab_size
+    for i, ids in enumerate(batches):
+        if not ids:
+            raise EmbedhubError(
+                Kind.EMPTY, f"`{field}`[{i}] is an empty list of token ids", param=field
+            )
+        bad = [t for t in ids if not 0 <= t < vocab]
+        if bad:
+            raise EmbedhubError(
+                Kind.VALIDATION,
+                f"`{field}`[{i}] has token ids outside the "
+                f"model's vocabulary (0..{vocab - 1}): {bad[:5]}",
+                param=field,
+            )
+    # Truncation keeps the start (the right side is cut), so ids past what the model reads
+    # can't change the vector.
+    longest = engine.info.max_seq_length
+    return await off_loop(engine.texts_from_ids, [ids[:longest] for ids in batches], size=total)
+
+
 def context(request: Request) -> ApiContext:
     return request.app.state.ctx
 

@@ -16,16 +16,14 @@ from embedhub.api.common import (
     as_texts,
     context,
     json_response,
-    off_loop,
     options,
     require_inference_auth,
+    texts_from_token_ids,
     timing_headers,
     use_cache_header,
 )
 from embedhub.api.routing import OpenAIRoute
 from embedhub.api.schemas import OpenAIEmbeddings, OpenAIModels, ok
-from embedhub.engine import Engine
-from embedhub.errors import EmbedhubError, Kind
 
 
 class EmbeddingsRequest(BaseModel):
@@ -55,7 +53,10 @@ def router() -> APIRouter:
         engine = ctx.engine(body.model)
         raw = body.input
         if isinstance(raw, list) and raw and not isinstance(raw[0], str):
-            raw = await _decode_token_ids(engine, raw, ctx.settings.max_request_tokens)
+            batches = [raw] if isinstance(raw[0], int) else raw
+            raw = await texts_from_token_ids(
+                engine, batches, ctx.settings.max_request_tokens, "input"
+            )
         texts, _ = as_texts(raw, ctx.settings.max_client_batch_size, field="input")
         opts = options(dimensions=body.dimensions, use_cache=use_cache_header(request, None))
         result = await engine.embed(texts, opts)
@@ -93,37 +94,3 @@ def _encode(vec, encoding_format: str):
     if encoding_format == "base64":
         return base64.b64encode(vec.astype("<f4").tobytes()).decode()
     return vec
-
-
-async def _decode_token_ids(engine: Engine, raw: list, max_tokens: int) -> list[str]:
-    """Token ids to texts, with the work bounded before any is done: the ids are counted
-    against the request's token limit as sent, and each input is cut to what the model reads
-    (decoding 990k ids and tokenizing the result again once took 20 s and 3 GB)."""
-    batches = [raw] if isinstance(raw[0], int) else raw
-    total = sum(map(len, batches))
-    if total > max_tokens:
-        raise EmbedhubError(
-            Kind.VALIDATION,
-            f"`input` has {total} token ids; the limit is {max_tokens} per request "
-            "(--max-request-tokens): send fewer per request",
-            param="input",
-        )
-    vocab = engine.vocab_size
-    for i, ids in enumerate(batches):
-        if not ids:
-            raise EmbedhubError(
-                Kind.EMPTY, f"`input`[{i}] is an empty list of token ids", param="input"
-            )
-        bad = [t for t in ids if not 0 <= t < vocab]
-        if bad:
-            raise EmbedhubError(
-                Kind.VALIDATION,
-                f"`input`[{i}] has token ids outside the "
-                f"model's vocabulary (0..{vocab - 1}): {bad[:5]}",
-                param="input",
-            )
-    # Truncation keeps the start (the right side is cut), so ids past what the model reads
-    # can't change the vector.
-    longest = engine.info.max_seq_length
-    batches = [ids[:longest] for ids in batches]
-    return await off_loop(engine.decode, batches, size=total)

@@ -83,7 +83,14 @@ def router() -> APIRouter:
         ctx = context(request)
         engine = ctx.engine(body.model)
         inputs = [body.inputs] if isinstance(body.inputs, str) else body.inputs
-        texts = texts_of(request, engine, inputs, ctx.settings.max_client_batch_size).texts
+        got = await texts_of(
+            request,
+            engine,
+            inputs,
+            ctx.settings.max_client_batch_size,
+            ctx.settings.max_request_tokens,
+        )
+        texts = got.texts
         prompt = engine.prompt(body.prompt_name)
         rows = await off_loop(
             engine.tokenize,
@@ -110,7 +117,9 @@ def router() -> APIRouter:
         if not batches or not all(batches):
             raise EmbedhubError(Kind.EMPTY, "`ids` cannot be empty", param="ids")
         check_batch_size(len(batches), ctx.settings.max_client_batch_size, "ids")
-        return json_response(engine.decode(batches, body.skip_special_tokens))
+        size = sum(map(len, batches))
+        decoded = await off_loop(engine.decode, batches, body.skip_special_tokens, size=size)
+        return json_response(decoded)
 
     # What describes the server needs a token where inference does (--public-metadata).
     metadata = [Depends(require_metadata_auth)]
@@ -160,7 +169,13 @@ async def embed_content(request: Request, body: s.EmbedRequest) -> tuple[Any, di
     """/embed's answer: the vectors, and TEI's headers."""
     ctx = context(request)
     engine = ctx.engine(body.model)
-    got = texts_of(request, engine, body.inputs, ctx.settings.max_client_batch_size)
+    got = await texts_of(
+        request,
+        engine,
+        body.inputs,
+        ctx.settings.max_client_batch_size,
+        ctx.settings.max_request_tokens,
+    )
     opts = options(
         normalize=body.normalize,
         truncate=body.truncate,

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import Request
 
-from embedhub.api.common import as_texts, check_batch_size, timing_headers
+from embedhub.api.common import as_texts, check_batch_size, texts_from_token_ids, timing_headers
 from embedhub.api.routing import STARTED, TE_METHOD
 from embedhub.engine import Engine
 from embedhub.errors import EmbedhubError, Kind
@@ -23,10 +23,12 @@ class Texts:
     chars: int  # TEI's x-compute-characters: characters of texts, one per token id
 
 
-def texts_of(request: Request, engine: Engine, inputs: Any, max_inputs: int) -> Texts:
+async def texts_of(
+    request: Request, engine: Engine, inputs: Any, max_inputs: int, max_tokens: int
+) -> Texts:
     """TEI's Input: a text, a list of token ids, or a list of texts and token-id lists.
     Token ids are the model's own; they are decoded to text and embedded as text (what TEI
-    does with them too)."""
+    does with them too), counted against `max_tokens` first (see `texts_from_token_ids`)."""
     single = isinstance(inputs, str) or (bool(inputs) and all(isinstance(x, int) for x in inputs))
     items = [inputs] if single else inputs
     mark(request, single)
@@ -41,7 +43,10 @@ def texts_of(request: Request, engine: Engine, inputs: Any, max_inputs: int) -> 
             )
     texts = list(items)
     if ids_at:
-        for i, text in zip(ids_at, engine.decode([items[i] for i in ids_at]), strict=True):
+        decoded = await texts_from_token_ids(
+            engine, [items[i] for i in ids_at], max_tokens, "inputs"
+        )
+        for i, text in zip(ids_at, decoded, strict=True):
             texts[i] = text
     checked, _ = as_texts(texts, max_inputs)
     return Texts(checked, single, sum(len(item) for item in items))

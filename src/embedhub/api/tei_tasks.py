@@ -167,7 +167,7 @@ def _sequence(parts: Any) -> str | tuple[str, str]:
 
 
 async def _embed_sparse(request: Request, body: s.EmbedSparseRequest) -> tuple[Any, dict[str, str]]:
-    engine, got, opts = _embedding_inputs(request, body)
+    engine, got, opts = await _embedding_inputs(request, body)
     result = await engine.embed_sparse(got.texts, opts)
     vectors = [
         [{"index": int(i), "value": float(v)} for i, v in zip(at, weights, strict=True)]
@@ -177,15 +177,21 @@ async def _embed_sparse(request: Request, body: s.EmbedSparseRequest) -> tuple[A
 
 
 async def _embed_all(request: Request, body: s.EmbedAllRequest) -> tuple[Any, dict[str, str]]:
-    engine, got, opts = _embedding_inputs(request, body)
+    engine, got, opts = await _embedding_inputs(request, body)
     result = await engine.embed_tokens(got.texts, opts)
     return result.values, headers(request, result, got.chars)
 
 
-def _embedding_inputs(request: Request, body: s.EmbedSparseRequest):
+async def _embedding_inputs(request: Request, body: s.EmbedSparseRequest):
     ctx = context(request)
     engine = ctx.engine(body.model)
-    got = texts_of(request, engine, body.inputs, ctx.settings.max_client_batch_size)
+    got = await texts_of(
+        request,
+        engine,
+        body.inputs,
+        ctx.settings.max_client_batch_size,
+        ctx.settings.max_request_tokens,
+    )
     opts = options(
         truncate=body.truncate,
         truncation_direction=side(body.truncation_direction),

@@ -165,9 +165,7 @@ class Engine:
         self._require(task)
         with self._permit():
             side = options.truncation_direction
-            job, counts, _ = await self._off_loop(
-                self._queue, task, inputs, options.truncate, side
-            )
+            job, counts, _ = await self._off_loop(self._queue, task, inputs, options.truncate, side)
             await self._wait(job)
         self._check(job, counts)
         logits = np.stack(job.results).reshape(len(inputs), -1)
