@@ -19,7 +19,7 @@ from embedhub.api.routing import raises
 from embedhub.auth import authenticate
 from embedhub.config import Settings
 from embedhub.db import Database
-from embedhub.engine import Engine
+from embedhub.engine import Engine, EngineError, EngineErrorKind
 from embedhub.engine.core import OFF_LOOP_SIZE
 from embedhub.errors import EmbedhubError, Kind
 from embedhub.types import EmbedOptions, EmbedResult, TaskResult
@@ -88,9 +88,9 @@ async def texts_from_token_ids(
                 Kind.EMPTY, f"`{field}`[{i}] is an empty list of token ids", param=field
             )
         bad = [t for t in ids if not 0 <= t < vocab]
-        if bad:
-            raise EmbedhubError(
-                Kind.VALIDATION,
+        if bad:  # what the tokenizer would refuse: its kind of error (TEI's "Tokenizer")
+            raise EngineError(
+                EngineErrorKind.TOKENIZER,
                 f"`{field}`[{i}] has token ids outside the "
                 f"model's vocabulary (0..{vocab - 1}): {bad[:5]}",
                 param=field,
