@@ -18,7 +18,7 @@ import requests
 from embedhub.xet import upload
 
 from .helpers import auth, create_repo, run_client
-from .test_hub_git import git, git_env, with_token  # noqa: F401  (git_env is a fixture)
+from .test_hub_git import git, with_token
 
 MB = 1024 * 1024
 OLD_HUB = "0.26.5"  # before Xet: huggingface_hub of late 2024 knows only LFS
@@ -134,7 +134,7 @@ def test_default_client_downloads_natively(server, xet_repo, tmp_path):
     assert metric(server, "embedhub_xet_served_bytes_total") - served >= xet_repo["sent"] / 2
 
 
-def test_non_xet_clients_read_xet_files(server, xet_repo, tmp_path, git_env):  # noqa: F811
+def test_non_xet_clients_read_xet_files(server, xet_repo, tmp_path, git_env):
     repo, token, user, files = (xet_repo[k] for k in ("repo", "token", "user", "files"))
     result = run_client(
         server,
@@ -218,7 +218,7 @@ def test_old_huggingface_hub_takes_the_lfs_path(server, xet_repo, tmp_path_facto
     assert (server.data_dir / "lfs" / "objects" / sha[:2] / sha[2:4] / sha).exists()
 
 
-def test_xet_client_reads_a_git_lfs_push(server, tmp_path, uid, git_env):  # noqa: F811
+def test_xet_client_reads_a_git_lfs_push(server, tmp_path, uid, git_env):
     user = f"gl{uid}"
     token = server.token(user)
     repo = f"{user}/pushed"
