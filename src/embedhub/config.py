@@ -22,7 +22,14 @@ from embedhub.backends import DEFAULT_RUNTIME, PRECISIONS, RUNTIMES
 from embedhub.models import DEFAULT_MODEL_ID
 from embedhub.types import ModelSpec, QualityGate
 
-__all__ = ["DEFAULT_MODEL_ID", "Settings", "SettingsError", "parse_model", "settings_from_env"]
+__all__ = [
+    "DEFAULT_MODEL_ID",
+    "Settings",
+    "SettingsError",
+    "parse_alias",
+    "parse_model",
+    "settings_from_env",
+]
 
 # Which commands take a setting: "common" every command with local state, "model" the ones
 # that load a model (serve and embed), "server" serve alone.
@@ -66,6 +73,14 @@ def parse_model(text: str) -> ModelSpec:
     return ModelSpec(model_id, path if sep else None)
 
 
+def parse_alias(text: str) -> tuple[str, str]:
+    """`NAME=MODEL`."""
+    name, sep, model_id = (part.strip() for part in text.partition("="))
+    if not (name and sep and model_id):
+        raise SettingsError(f"--model-alias {text!r}: expected NAME=MODEL")
+    return name, model_id
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = setting(
@@ -86,6 +101,19 @@ class Settings:
         parse=parse_model,
         repeat=True,
         shown_default=DEFAULT_MODEL_ID,
+    )
+    # Clients that hard-code a vendor's model name (langchain's OpenAIEmbeddings sends
+    # text-embedding-ada-002) reach a served model under that name; other unknown names
+    # stay 404.
+    model_aliases: tuple[tuple[str, str], ...] = setting(
+        (),
+        help="another name a served model answers to, e.g. "
+        "text-embedding-ada-002=sentence-transformers/all-MiniLM-L6-v2 (repeat the flag)",
+        flag="model_alias",
+        metavar="NAME=MODEL",
+        parse=parse_alias,
+        repeat=True,
+        shown_default="none",
     )
     # One of embedhub.backends.RUNTIMES: "openvino" (the default) and "onnx" run the
     # transformer converted once to a graph (same vectors, far less overhead per forward pass;
@@ -269,7 +297,24 @@ class Settings:
         ids = [m.model_id for m in self.models]
         if not ids or len(set(ids)) != len(ids):
             raise SettingsError(f"{names('models')} must name each model once, got {ids}")
+        self._check_aliases(ids)
         self._check_precision()
+
+    def _check_aliases(self, ids: list[str]) -> None:
+        served = {*ids, *(i.split("/")[-1] for i in ids)}  # a short name serves too
+        seen: set[str] = set()
+        for name, target in self.model_aliases:
+            if target not in served:
+                raise SettingsError(
+                    f"{names('model_aliases')} {name}={target}: {target!r} is not a served "
+                    f"model (served: {', '.join(ids)})"
+                )
+            if name in served or name in seen:
+                raise SettingsError(
+                    f"{names('model_aliases')} {name}={target}: {name!r} already names "
+                    "a served model or another alias"
+                )
+            seen.add(name)
 
     def _check_precision(self) -> None:
         if self.runtime not in PRECISIONS[self.precision]:

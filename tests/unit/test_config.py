@@ -17,6 +17,19 @@ from embedhub.config import Settings, SettingsError, settings_from_env
         (["--port", "70000"], "--port (EMBEDHUB_PORT) must be 0-65535, got 70000"),
         (["--model", "=x"], "--model '=x': expected ID or ID=PATH"),
         (["--model", "a=/x", "--model", "a=/y"], "must name each model once, got ['a', 'a']"),
+        (["--model-alias", "ada"], "--model-alias 'ada': expected NAME=MODEL"),
+        (
+            ["--model-alias", "ada=nope"],
+            "--model-alias (EMBEDHUB_MODEL_ALIASES) ada=nope: 'nope' is not a served model",
+        ),
+        (
+            ["--model-alias", "all-MiniLM-L6-v2=sentence-transformers/all-MiniLM-L6-v2"],
+            "'all-MiniLM-L6-v2' already names a served model or another alias",
+        ),
+        (
+            ["--model-alias", "a=all-MiniLM-L6-v2", "--model-alias", "a=all-MiniLM-L6-v2"],
+            "'a' already names a served model or another alias",
+        ),
     ],
 )
 def test_bad_serve_flags(tmp_path, capsys, args, message):

@@ -21,6 +21,7 @@ from embedhub.config import Settings
 from embedhub.db import Database
 from embedhub.engine import Engine, EngineError, EngineErrorKind
 from embedhub.engine.core import OFF_LOOP_SIZE
+from embedhub.engine.quantized import Calibrations
 from embedhub.errors import EmbedhubError, Kind
 from embedhub.types import EmbedOptions, EmbedResult, TaskResult
 
@@ -31,23 +32,33 @@ class ApiContext:
     engines: dict[str, Engine]  # first one is the default model
     db: Database
     metrics: Metrics
+    # int8/uint8 output ranges per model, checked against the served weights on first use
+    calibrations: Calibrations = dataclasses.field(default_factory=Calibrations)
 
     @property
     def default_engine(self) -> Engine:
         return next(iter(self.engines.values()))
 
+    @property
+    def aliases(self) -> dict[str, str]:
+        """--model-alias: another name -> a served model's id (or short name)."""
+        return dict(self.settings.model_aliases)
+
     def engine(self, model_id: str | None) -> Engine:
         if not model_id:
             return self.default_engine
+        model_id = self.aliases.get(model_id, model_id)
         found = self.engines.get(model_id)
         if found is None:  # "all-MiniLM-L6-v2" names "sentence-transformers/all-MiniLM-L6-v2"
             matches = [e for mid, e in self.engines.items() if mid.split("/")[-1] == model_id]
             found = matches[0] if len(matches) == 1 else None
         if found is None:
             served = ", ".join(self.engines)
+            aliases = ", ".join(self.aliases) or "none (--model-alias NAME=MODEL adds one)"
             raise EmbedhubError(
                 Kind.NOT_FOUND,
-                f"Model {model_id!r} is not served here; served models: {served}",
+                f"Model {model_id!r} is not served here; served models: {served}; "
+                f"aliases: {aliases}",
                 code="model_not_found",
                 param="model",
             )

@@ -24,12 +24,14 @@ from embedhub.api.common import (
 )
 from embedhub.api.routing import OpenAIRoute
 from embedhub.api.schemas import OpenAIEmbeddings, OpenAIModels, ok
+from embedhub.errors import EmbedhubError, Kind
 
 
 class EmbeddingsRequest(BaseModel):
     # Strict ints: pydantic's lax mode would take `[true]` or `[1.0]` as token id 1.
     input: str | list[str] | list[StrictInt] | list[list[StrictInt]]
-    model: str
+    # Optional, as TEI has it: clients that omit it get the default model.
+    model: str | None = None
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = None
     user: str | None = None
@@ -53,6 +55,7 @@ def router() -> APIRouter:
         engine = ctx.engine(body.model)
         raw = body.input
         if isinstance(raw, list) and raw and not isinstance(raw[0], str):
+            _refuse_foreign_ids(body.model, ctx.aliases)
             batches = [raw] if isinstance(raw[0], int) else raw
             raw = await texts_from_token_ids(
                 engine, batches, ctx.settings.max_request_tokens, "input"
@@ -85,6 +88,12 @@ def router() -> APIRouter:
             | e.info.runtime_report()
             for mid, e in ctx.engines.items()
         ]
+        # Aliases are listed too: clients that check a name against this list find it.
+        data += [
+            {"id": name, "object": "model", "created": 0, "owned_by": "embedhub"}
+            | {"alias_of": ctx.engine(name).info.model_id}
+            for name in ctx.aliases
+        ]
         return json_response({"object": "list", "data": data})
 
     return r
@@ -94,3 +103,19 @@ def _encode(vec, encoding_format: str):
     if encoding_format == "base64":
         return base64.b64encode(vec.astype("<f4").tobytes()).decode()
     return vec
+
+
+def _refuse_foreign_ids(model: str | None, aliases: dict[str, str]) -> None:
+    """Token ids sent under an alias are the ids of the tokenizer the client thinks it talks
+    to (langchain's OpenAIEmbeddings tokenizes with tiktoken for text-embedding-ada-002), not
+    the served model's: decoded as ours they would make wrong vectors without a word."""
+    if model in aliases:
+        raise EmbedhubError(
+            Kind.VALIDATION,
+            f"`input` holds token ids, and `model` {model!r} is an alias: ids a client computed "
+            "for that name are its own tokenizer's (e.g. tiktoken's), not the served model's. "
+            "Send text instead (langchain: OpenAIEmbeddings(check_embedding_ctx_length=False)), "
+            f"or ids of {aliases[model]}'s tokenizer under its own name",
+            param="input",
+        )
+
