@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
 from embedhub import __version__
-from embedhub.api import docs, errors, hf_inference, openai_api, tei, tei_tasks
+from embedhub.api import cohere, docs, errors, hf_inference, openai_api, tei, tei_tasks
 from embedhub.api.common import ApiContext
 from embedhub.api.metrics import Metrics
 from embedhub.api.middleware import RequestMiddleware
@@ -30,6 +30,7 @@ def api_routers() -> list[APIRouter]:
         tei_tasks.router(),
         openai,
         openai_alias(openai),
+        cohere.router(),
         hf_inference.router(),
     ]
 
@@ -61,7 +62,8 @@ def new_app() -> FastAPI:
         redoc_url=None,
         title="embedhub",
         version=__version__,
-        description="Embeddings as a service (Hugging Face Inference, OpenAI and TEI APIs) "
+        description="Embeddings as a service (Hugging Face Inference, OpenAI, TEI and Cohere "
+        "APIs) "
         "and a Hugging Face Hub-compatible dataset host.",
     )
 

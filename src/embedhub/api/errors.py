@@ -1,7 +1,7 @@
 """Every error in the shape of the API the client speaks: HF `{"error"}`, OpenAI's nested
-object, TEI's `{"error", "error_type"}`. The one place where a failure (the engine's, or the
-API's and hub's own) becomes an HTTP status, body and headers. Nothing a client sends ends in
-a 500 with a traceback."""
+object, TEI's `{"error", "error_type"}`, Cohere's `{"message"}`. The one place where a failure
+(the engine's, or the API's and hub's own) becomes an HTTP status, body and headers. Nothing a
+client sends ends in a 500 with a traceback."""
 
 from __future__ import annotations
 
@@ -112,6 +112,8 @@ def error_response(style: Style, problem: Problem) -> Response:
         }
     elif style is Style.TEI:
         body = {"error": problem.message, "error_type": wire.tei_type}
+    elif style is Style.COHERE:
+        body = {"message": problem.message}
     else:
         body = {"error": problem.message}
         if problem.code:

@@ -118,4 +118,3 @@ def _refuse_foreign_ids(model: str | None, aliases: dict[str, str]) -> None:
             f"or ids of {aliases[model]}'s tokenizer under its own name",
             param="input",
         )
-

@@ -49,11 +49,12 @@ FAILURE = "embedhub.failure"
 
 class Style(enum.Enum):
     """The error shape of an API: HF `{"error"}`, OpenAI's nested object, TEI's
-    `{"error", "error_type"}`."""
+    `{"error", "error_type"}`, Cohere's `{"message"}`."""
 
     HF = "hf"
     OPENAI = "openai"
     TEI = "tei"
+    COHERE = "cohere"
 
 
 class ApiRoute(APIRoute):
@@ -118,10 +119,15 @@ class TeiRoute(ApiRoute):
     style = Style.TEI
 
 
+class CohereRoute(ApiRoute):
+    style = Style.COHERE
+
+
 ERROR_BODIES: dict[Style, type[BaseModel]] = {
     Style.HF: schemas.HfError,
     Style.OPENAI: schemas.OpenAIError,
     Style.TEI: schemas.TeiError,
+    Style.COHERE: schemas.CohereError,
 }
 # What each status means on an embedding route (any API).
 _MEANINGS = {

@@ -34,6 +34,10 @@ class TeiError(BaseModel):
     error_type: Literal["Unhealthy", "Backend", "Overloaded", "Validation", "Tokenizer", "Empty"]
 
 
+class CohereError(BaseModel):
+    message: str = Field(description="what went wrong and what to do about it")
+
+
 class FeatureExtraction(RootModel[list[float] | list[list[float]]]):
     """One vector for a string input, a list of vectors for a list."""
 
