@@ -67,12 +67,13 @@ PROMPTS = {"query": "query: ", "document": "passage: ", "clustering": "cluster: 
 
 
 @pytest.fixture(scope="session")
-def variants_server(tmp_path_factory: pytest.TempPathFactory, model_dir) -> Iterator:
+def variants_server(tmp_path_factory: pytest.TempPathFactory, model_dir, tiny_models) -> Iterator:
     """Models that differ from the bundled one the way the API must notice, on the torch
     runtime (nothing to convert): `prompted` (the bundled weights with prompts, no int8
     ranges shipped: also the default model, and aliased text-embedding-ada-002), and the
     bundled model's own id naming the same weights with CLS pooling (other vectors than the
-    shipped int8 ranges were computed from)."""
+    shipped int8 ranges were computed from), and `reranker`, the tiny random cross-encoder
+    of tests/kinds.py."""
     from servers import start_server, stop_server  # tests/servers.py
 
     root = tmp_path_factory.mktemp("model-variants")
@@ -90,6 +91,8 @@ def variants_server(tmp_path_factory: pytest.TempPathFactory, model_dir) -> Iter
         f"prompted={prompted}",
         "--model",
         f"sentence-transformers/all-MiniLM-L6-v2={cls}",
+        "--model",
+        f"reranker={tiny_models['reranker']}",
         "--model-alias",
         "text-embedding-ada-002=prompted",
     )

@@ -45,7 +45,7 @@ def test_langchain_default_model_name_through_an_alias(
 def test_aliases_are_listed_and_unknown_names_stay_not_found(variants_server, variants_token):
     client = OpenAI(base_url=f"{variants_server.url}/v1", api_key=variants_token, max_retries=0)
     listed = {m.id: m for m in client.models.list().data}
-    assert set(listed) == {"prompted", MODEL_ID, ALIAS}
+    assert set(listed) == {"prompted", MODEL_ID, "reranker", ALIAS}
     assert listed[ALIAS].model_extra["alias_of"] == "prompted"
     with pytest.raises(openai.NotFoundError) as info:
         client.embeddings.create(model="text-embedding-3-small", input=["x"])

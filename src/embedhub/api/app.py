@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
 from embedhub import __version__
-from embedhub.api import cohere, docs, errors, hf_inference, openai_api, tei, tei_tasks
+from embedhub.api import cohere, docs, errors, hf_inference, openai_api, rerank, tei, tei_tasks
 from embedhub.api.common import ApiContext
 from embedhub.api.metrics import Metrics
 from embedhub.api.middleware import RequestMiddleware
@@ -31,6 +31,7 @@ def api_routers() -> list[APIRouter]:
         openai,
         openai_alias(openai),
         cohere.router(),
+        rerank.router(),
         hf_inference.router(),
     ]
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from embedhub.api.common import (
+    ApiContext,
     as_texts,
     context,
     json_response,
@@ -28,8 +29,9 @@ from embedhub.api.common import (
     use_cache_header,
 )
 from embedhub.api.routing import CohereRoute
-from embedhub.engine import Engine
+from embedhub.engine import Engine, tasks
 from embedhub.engine.quantized import NEEDS_RANGES, quantize
+from embedhub.engine.tasks import Task
 from embedhub.errors import EmbedhubError, Kind
 
 EMBEDDING_TYPES = ("float", "int8", "uint8", "binary", "ubinary", "base64")
@@ -78,7 +80,7 @@ def router() -> APIRouter:
 
 async def embed(body: EmbedRequest, request: Request, *, version: str) -> Response:
     ctx = context(request)
-    engine = ctx.engine(body.model)
+    engine = model_for(ctx, body.model, tasks.EMBED, "embed")
     if body.images or body.inputs:
         field = "images" if body.images else "inputs"
         raise _invalid(f"`{field}` can't be embedded here: this server embeds `texts` only")
@@ -115,6 +117,26 @@ async def embed(body: EmbedRequest, request: Request, *, version: str) -> Respon
         content |= {"response_type": "embeddings_by_type", "embeddings": by_type}
     content |= {"texts": given, "meta": meta}
     return json_response(content, timing_headers(result))
+
+
+def model_for(ctx: ApiContext, model: str | None, task: Task, verb: str) -> Engine:
+    """The model a request names, or without a name the first served model that can run
+    `task` (a server may serve an embedding model and a reranker side by side). A model of
+    the wrong kind is the client's mistake: 400, naming the models that can."""
+    if model is None:
+        model = next((m for m, e in ctx.engines.items() if e.can(task)), None)
+    engine = ctx.engine(model)
+    if not engine.can(task):
+        able = [m for m, e in ctx.engines.items() if e.can(task)]
+        kind = engine.info.kind
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise EmbedhubError(
+            Kind.BAD_REQUEST,
+            f"Model {engine.info.model_id!r} is {article} {kind} model and can't {verb}; "
+            f"served models that can: {', '.join(able) or 'none'}",
+            param="model",
+        )
+    return engine
 
 
 def embedding_types(asked: list[Any] | None) -> list[str]:
