@@ -105,17 +105,16 @@ async def embed(body: EmbedRequest, request: Request, *, version: str) -> Respon
         use_cache=use_cache_header(request, None),
     )
     result = await engine.embed(texts, opts)
+    if version == "1" and body.embedding_types is None:  # v1's plain answer: floats
+        answer = {"response_type": "embeddings_floats", "embeddings": result.vectors}
+    else:
+        by_type = {t: _as_type(result.vectors, t, ranges) for t in types}
+        answer = {"response_type": "embeddings_by_type", "embeddings": by_type}
     meta = {
         "api_version": {"version": version},
         "billed_units": {"input_tokens": sum(result.token_counts)},
     }
-    content: dict[str, Any] = {"id": str(uuid.uuid4())}
-    if version == "1" and body.embedding_types is None:  # v1's plain answer: floats
-        content |= {"response_type": "embeddings_floats", "embeddings": result.vectors}
-    else:
-        by_type = {t: _as_type(result.vectors, t, ranges) for t in types}
-        content |= {"response_type": "embeddings_by_type", "embeddings": by_type}
-    content |= {"texts": given, "meta": meta}
+    content = {"id": str(uuid.uuid4()), **answer, "texts": given, "meta": meta}
     return json_response(content, timing_headers(result))
 
 
@@ -187,23 +186,24 @@ def clip_tokens(
 ) -> list[str]:
     """Each text cut to its first (`side` right) or last `limit` tokens, special tokens not
     counted: Cohere's per-request token limits below the model's own. With `cut` False a
-    longer text is refused."""
+    longer text is refused. Only texts of `limit` UTF-8 bytes or more are tokenized: every
+    token covers at least one byte (a SentencePiece tokenizer's leading "▁" at most one
+    none), so shorter ones can't be over."""
     if limit < 1:
         raise _invalid(f"`{field}` must be 1 or more, got {limit}")
-    out = []
-    for i, (text, tokens) in enumerate(zip(texts, engine.tokenize(texts), strict=True)):
+    out = list(texts)
+    long = [i for i, text in enumerate(texts) if len(text.encode("utf-8")) >= limit]
+    for i, tokens in zip(long, engine.tokenize([texts[i] for i in long]), strict=True):
         words = [t for t in tokens if not t.special]
         if len(words) <= limit:
-            out.append(text)
-        elif not cut:
+            continue
+        if not cut:
             raise _invalid(
                 f"input {i} has {len(words)} tokens, more than `{field}` {limit} "
                 "(send truncate END or START to cut it)"
             )
-        elif side == "right":
-            out.append(text[: words[limit - 1].stop])
-        else:
-            out.append(text[words[-limit].start :])
+        text = texts[i]
+        out[i] = text[: words[limit - 1].stop] if side == "right" else text[words[-limit].start :]
     return out
 
 
