@@ -57,7 +57,7 @@ CASES = [
     (OAI, _oai(input=[1.5]), 400, "openai", ["Invalid request body"]),
     (OAI, _oai(input=[True]), 400, "openai", ["Invalid request body"]),
     (OAI, _oai(input=[None]), 400, "openai", ["Invalid request body"]),
-    (OAI, {"input": "x"}, 400, "openai", ["model: Field required"]),
+    (OAI, {"model": 3, "input": "x"}, 400, "openai", ["model: Input should be a valid string"]),
     (OAI, _oai(input="x", encoding_format="int8"), 400, "openai", ["encoding_format"]),
     (OAI, _oai(input=[99999999]), 422, "openai", ["outside the model's vocabulary"]),
     (OAI, _oai(input=[-1]), 422, "openai", ["outside the model's vocabulary"]),
