@@ -31,7 +31,7 @@ def cross_encoder(tiny_models):
 
 @pytest.fixture(scope="module")
 def variants_token(variants_server) -> str:
-    return variants_server.token("rerank", write=False)
+    return variants_server.token("cohere-rerank", write=False)
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from embedhub.api import cohere_schemas as cs
 from embedhub.api.common import (
     ApiContext,
     as_texts,
@@ -29,6 +30,7 @@ from embedhub.api.common import (
     use_cache_header,
 )
 from embedhub.api.routing import CohereRoute
+from embedhub.api.schemas import ok
 from embedhub.engine import Engine, tasks
 from embedhub.engine.quantized import NEEDS_RANGES, quantize
 from embedhub.engine.tasks import Task
@@ -49,7 +51,7 @@ PROMPT_NAMES = {
 TRUNCATE = {"NONE": (False, "right"), "END": (True, "right"), "START": (True, "left")}
 
 
-class EmbedRequest(BaseModel):
+class CohereEmbedRequest(BaseModel):
     texts: list[Any] | None = None
     images: list[Any] | None = None
     inputs: list[Any] | None = None
@@ -67,18 +69,28 @@ def router() -> APIRouter:
         tags=["Cohere"], dependencies=[Depends(require_inference_auth)], route_class=CohereRoute
     )
 
-    @r.post("/v2/embed", summary="Embed texts (Cohere v2: embeddings by type)")
-    async def embed_v2(body: EmbedRequest, request: Request) -> Response:
+    @r.post(
+        "/v2/embed",
+        summary="Embed texts (Cohere v2: embeddings by type)",
+        responses=ok(cs.CohereEmbedByType, "The embeddings of each type asked for"),
+    )
+    async def embed_v2(body: CohereEmbedRequest, request: Request) -> Response:
         return await embed(body, request, version="2")
 
-    @r.post("/v1/embed", summary="Embed texts (Cohere v1)")
-    async def embed_v1(body: EmbedRequest, request: Request) -> Response:
+    @r.post(
+        "/v1/embed",
+        summary="Embed texts (Cohere v1)",
+        responses=ok(
+            cs.CohereEmbedFloats | cs.CohereEmbedByType, "Floats, or by type when types are asked"
+        ),
+    )
+    async def embed_v1(body: CohereEmbedRequest, request: Request) -> Response:
         return await embed(body, request, version="1")
 
     return r
 
 
-async def embed(body: EmbedRequest, request: Request, *, version: str) -> Response:
+async def embed(body: CohereEmbedRequest, request: Request, *, version: str) -> Response:
     ctx = context(request)
     engine = model_for(ctx, body.model, tasks.EMBED, "embed")
     if body.images or body.inputs:

@@ -14,9 +14,11 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from embedhub.api import cohere_schemas as cs
 from embedhub.api.cohere import clip_tokens, model_for
 from embedhub.api.common import as_texts, context, json_response, require_inference_auth
 from embedhub.api.routing import CohereRoute
+from embedhub.api.schemas import ok
 from embedhub.engine import Engine, tasks
 from embedhub.errors import EmbedhubError, Kind
 from embedhub.types import ScoreOptions
@@ -25,7 +27,7 @@ from embedhub.types import ScoreOptions
 MAX_TOKENS_PER_DOC = 4096
 
 
-class RerankRequest(BaseModel):
+class CohereRerankRequest(BaseModel):
     model: str | None = None  # optional here: the default model
     query: Any = None
     documents: list[Any] | None = None
@@ -42,18 +44,26 @@ def router() -> APIRouter:
         tags=["Cohere"], dependencies=[Depends(require_inference_auth)], route_class=CohereRoute
     )
 
-    @r.post("/v2/rerank", summary="Rerank documents by relevance to a query (Cohere v2, Jina)")
-    async def rerank_v2(body: RerankRequest, request: Request) -> Response:
+    @r.post(
+        "/v2/rerank",
+        summary="Rerank documents by relevance to a query (Cohere v2, Jina)",
+        responses=ok(cs.CohereRerank, "The documents' indexes and scores, most relevant first"),
+    )
+    async def rerank_v2(body: CohereRerankRequest, request: Request) -> Response:
         return await rerank(body, request, version="2")
 
-    @r.post("/v1/rerank", summary="Rerank documents by relevance to a query (Cohere v1, Jina)")
-    async def rerank_v1(body: RerankRequest, request: Request) -> Response:
+    @r.post(
+        "/v1/rerank",
+        summary="Rerank documents by relevance to a query (Cohere v1, Jina)",
+        responses=ok(cs.CohereRerank, "The documents' indexes and scores, most relevant first"),
+    )
+    async def rerank_v1(body: CohereRerankRequest, request: Request) -> Response:
         return await rerank(body, request, version="1")
 
     return r
 
 
-async def rerank(body: RerankRequest, request: Request, *, version: str) -> Response:
+async def rerank(body: CohereRerankRequest, request: Request, *, version: str) -> Response:
     ctx = context(request)
     engine = model_for(ctx, body.model, tasks.RERANK, "rerank")
     if not isinstance(body.query, str) or not body.query.strip():
