@@ -102,7 +102,6 @@ NAMES = [
     "x y",
     "\u00e9",
     "a" * 97,
-    "api",
     "x\u202e",
 ]
 
@@ -197,6 +196,20 @@ def test_control_characters_in_paths(server, repo, path):
             f"{server.url}/datasets/{repo_id}/resolve/main/{quote(path)}", timeout=30
         )
         assert got.content == b"body"
+
+
+@pytest.mark.parametrize("name", ["api", "embeddings", "rerank"])
+def test_route_names_are_fine_as_repo_names_not_as_namespaces(server, repo, name):
+    """A repo's name is never a URL's first segment: `ns/embeddings` is a fine dataset (the
+    server's routes made it a 400 once TEI's /embeddings existed). As a namespace it is not."""
+    _, token = repo
+    ns = repo[0].split("/")[0]
+    body = {"name": name, "organization": ns, "type": "dataset"}
+    r = requests.post(f"{server.url}/api/repos/create", headers=auth(token), timeout=30, json=body)
+    assert r.status_code == 200, r.text
+    body = {"name": "x", "organization": name, "type": "dataset"}
+    r = requests.post(f"{server.url}/api/repos/create", headers=auth(token), timeout=30, json=body)
+    assert r.status_code == 400 and "reserved" in r.text, r.text
 
 
 def test_unicode_names_round_trip(server, repo):

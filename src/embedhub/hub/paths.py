@@ -64,11 +64,13 @@ def repo_type(value: str | None, *, plural: bool = False) -> str:
 def repo_id(
     type_: str, namespace: str, name: str, reserved: frozenset[str] = frozenset()
 ) -> RepoId:
-    """`reserved`: names the server routes on (Database.reserved_names), refused too where a
-    repo is made; elsewhere such a repo can't exist, so a lookup just finds nothing."""
+    """`reserved`: names the server routes on (Database.reserved_names), refused as the
+    namespace where a repo is made (`/rerank/x` would be a route's URL); elsewhere such a repo
+    can't exist, so a lookup just finds nothing. A repo's own name is never a URL's first
+    segment, so `ns/embeddings` or `ns/api` is fine."""
     try:
         check_name(namespace, "namespace", reserved)
-        check_name(name, "repo", reserved)
+        check_name(name, "repo")
     except NameError_ as exc:
         raise bad(str(exc)) from None
     return RepoId(type_, namespace, name)
