@@ -6,10 +6,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-import datasets
 import pyarrow as pa
-from datasets.info import DatasetInfo, DatasetInfosDict
-from datasets.splits import SplitDict, SplitInfo
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from embedhub.bulk.embedders import EmbedderInfo
@@ -53,7 +50,13 @@ def make_card(
         tags=["embeddings", "embedhub"],
         **extra,
     )
-    info = DatasetInfo(features=datasets.Features.from_arrow_schema(schema))
+    # `datasets` takes a second or more to import; every `embedhub` command builds the embed
+    # parser (which reads bulk's defaults), so it is imported only when a card is made.
+    from datasets import Features
+    from datasets.info import DatasetInfo, DatasetInfosDict
+    from datasets.splits import SplitDict, SplitInfo
+
+    info = DatasetInfo(features=Features.from_arrow_schema(schema))
     splits = SplitDict()
     splits.add(SplitInfo("train", num_bytes=num_bytes, num_examples=rows))
     info.splits = splits

@@ -9,14 +9,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from datasets.data_files import (
-    FILES_TO_IGNORE,
-    _get_data_files_patterns,
-    _is_inside_unrequested_special_dir,
-    _is_unrequested_hidden_file_or_is_inside_unrequested_hidden_dir,
-    sanitize_patterns,
-)
-from datasets.utils.metadata import MetadataConfigs
 from fsspec.utils import glob_translate
 
 DEFAULT_CONFIG = "default"
@@ -40,6 +32,11 @@ class SplitLayout:
 
 def layout(paths: list[str], card_data: dict[str, Any]) -> list[SplitLayout]:
     """Every (config, split) with its data files; the default config first."""
+    # `datasets` takes a second or more to import, and every CLI command that builds the
+    # routes (for the reserved names) would pay it: imported where a layout is computed.
+    from datasets.data_files import _get_data_files_patterns, sanitize_patterns
+    from datasets.utils.metadata import MetadataConfigs
+
     resolver = _Resolver(paths)
     try:
         configs = MetadataConfigs.from_dataset_card_data(card_data)
@@ -85,6 +82,12 @@ class _Resolver:
         self.paths = sorted(paths)
 
     def __call__(self, pattern: str) -> list[str]:
+        from datasets.data_files import (
+            FILES_TO_IGNORE,
+            _is_inside_unrequested_special_dir,
+            _is_unrequested_hidden_file_or_is_inside_unrequested_hidden_dir,
+        )
+
         pattern = pattern.lstrip("/")
         if pattern.startswith(("hf://", "http://", "https://")):
             return []  # data elsewhere: not hosted here

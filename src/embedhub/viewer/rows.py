@@ -7,13 +7,15 @@ import base64
 import datetime
 import decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
-from datasets import Features
 from starlette.responses import Response
+
+if TYPE_CHECKING:  # `datasets` takes a second to import: only when a page is read
+    from datasets import Features
 
 FIRST_ROWS_MAX_BYTES = 1_000_000  # /first-rows stays under this, as the Hub's does
 FIRST_ROWS_MIN_ROWS = 10
@@ -23,6 +25,8 @@ CELL_MAX_CHARS = 100
 def features_of(schema: pa.Schema, columns: list[str] | None = None) -> Features:
     """`datasets` features of the columns (all of them by default): the huggingface metadata
     a file written by `datasets` carries, else what the Arrow types say."""
+    from datasets import Features
+
     features = Features.from_arrow_schema(schema)
     if columns is not None:
         features = Features({name: features[name] for name in columns})
