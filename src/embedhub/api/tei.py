@@ -83,13 +83,7 @@ def router() -> APIRouter:
         ctx = context(request)
         engine = ctx.engine(body.model)
         inputs = [body.inputs] if isinstance(body.inputs, str) else body.inputs
-        got = await texts_of(
-            request,
-            engine,
-            inputs,
-            ctx.settings.max_client_batch_size,
-            ctx.settings.max_request_tokens,
-        )
+        got = await texts_of(request, engine, inputs)
         texts = got.texts
         prompt = engine.prompt(body.prompt_name)
         rows = await off_loop(
@@ -169,13 +163,7 @@ async def embed_content(request: Request, body: s.EmbedRequest) -> tuple[Any, di
     """/embed's answer: the vectors, and TEI's headers."""
     ctx = context(request)
     engine = ctx.engine(body.model)
-    got = await texts_of(
-        request,
-        engine,
-        body.inputs,
-        ctx.settings.max_client_batch_size,
-        ctx.settings.max_request_tokens,
-    )
+    got = await texts_of(request, engine, body.inputs)
     opts = options(
         normalize=body.normalize,
         truncate=body.truncate,

@@ -9,7 +9,13 @@ from typing import Any
 
 from fastapi import Request
 
-from embedhub.api.common import as_texts, check_batch_size, texts_from_token_ids, timing_headers
+from embedhub.api.common import (
+    as_texts,
+    check_batch_size,
+    context,
+    texts_from_token_ids,
+    timing_headers,
+)
 from embedhub.api.routing import STARTED, TE_METHOD
 from embedhub.engine import Engine
 from embedhub.errors import EmbedhubError, Kind
@@ -23,12 +29,13 @@ class Texts:
     chars: int  # TEI's x-compute-characters: characters of texts, one per token id
 
 
-async def texts_of(
-    request: Request, engine: Engine, inputs: Any, max_inputs: int, max_tokens: int
-) -> Texts:
+async def texts_of(request: Request, engine: Engine, inputs: Any) -> Texts:
     """TEI's Input: a text, a list of token ids, or a list of texts and token-id lists.
     Token ids are the model's own; they are decoded to text and embedded as text (what TEI
-    does with them too), counted against `max_tokens` first (see `texts_from_token_ids`)."""
+    does with them too), counted against the request's token limit first (see
+    `texts_from_token_ids`). The limits are the app's settings."""
+    settings = context(request).settings
+    max_inputs, max_tokens = settings.max_client_batch_size, settings.max_request_tokens
     single = isinstance(inputs, str) or (bool(inputs) and all(isinstance(x, int) for x in inputs))
     items = [inputs] if single else inputs
     mark(request, single)

@@ -185,13 +185,7 @@ async def _embed_all(request: Request, body: s.EmbedAllRequest) -> tuple[Any, di
 async def _embedding_inputs(request: Request, body: s.EmbedSparseRequest):
     ctx = context(request)
     engine = ctx.engine(body.model)
-    got = await texts_of(
-        request,
-        engine,
-        body.inputs,
-        ctx.settings.max_client_batch_size,
-        ctx.settings.max_request_tokens,
-    )
+    got = await texts_of(request, engine, body.inputs)
     opts = options(
         truncate=body.truncate,
         truncation_direction=side(body.truncation_direction),
