@@ -166,7 +166,10 @@ class Settings:
         shown_default="from each request's Host header",
     )
     max_batch_tokens: int = setting(
-        8192, help="padded tokens (longest input x inputs) per forward pass", minimum=1
+        8192,
+        help="padded tokens (longest input x inputs) per forward pass; inputs over 32 tokens "
+        "share a pass by this x 32 attention cells (inputs x longest^2), which bounds memory",
+        minimum=1,
     )
     max_concurrent_requests: int = setting(
         512,

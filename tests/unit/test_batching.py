@@ -37,6 +37,17 @@ def test_budget_counts_padded_tokens():
     assert len(pick_batch(waiting, 40)) == 4
 
 
+def test_long_inputs_share_a_pass_by_attention_cells_not_tokens():
+    # Up to 32 tokens the padded-token budget decides; past it, inputs x length^2 does: the
+    # attention scores are what a pass's memory grows with.
+    short = [W(32, i) for i in range(300)]
+    assert len(pick_batch(short, 8192)) == 256  # 256 x 32 = 8,192 tokens
+    long = [W(256, i) for i in range(200)]
+    assert len(pick_batch(long, 8192)) == 4  # 4 x 256^2 = 8,192 x 32 cells; 32 would fit tokens
+    assert len(pick_batch([W(128, i) for i in range(50)], 8192)) == 16
+    assert len(pick_batch([W(1024, i) for i in range(5)], 8192)) == 1  # the oldest, alone
+
+
 def test_oldest_alone_when_over_budget():
     waiting = [W(5, 1), W(300, 0), W(6, 2)]
     assert pick_batch(waiting, 100) == [1]  # never starved, even past the budget
@@ -45,13 +56,13 @@ def test_oldest_alone_when_over_budget():
 def test_similar_lengths_grouped_around_the_oldest():
     waiting = [W(10, 0), W(100, 1), W(11, 2), W(99, 3), W(12, 4), W(98, 5)]
     assert sorted(pick_batch(waiting, 40)) == [0, 2, 4]  # 3 x 12 = 36; a 98 would cost 392
-    waiting = [W(100, 0), W(10, 1), W(99, 2), W(11, 3), W(98, 4)]
-    assert sorted(pick_batch(waiting, 300)) == [0, 2, 4]
+    waiting = [W(30, 0), W(10, 1), W(29, 2), W(11, 3), W(28, 4)]
+    assert sorted(pick_batch(waiting, 90)) == [0, 2, 4]
 
 
 def test_shorter_neighbours_taken_when_longer_do_not_fit():
-    waiting = [W(50, 0), W(90, 1), W(40, 2), W(45, 3)]
-    assert sorted(pick_batch(waiting, 150)) == [0, 2, 3]  # 3 x 50; the 90 would cost 360
+    waiting = [W(25, 0), W(45, 1), W(20, 2), W(22, 3)]
+    assert sorted(pick_batch(waiting, 75)) == [0, 2, 3]  # 3 x 25; the 45 would cost 180
 
 
 def test_groups_never_mixed():
