@@ -22,6 +22,7 @@ from embedhub.api.common import (
     timing_headers,
     use_cache_header,
 )
+from embedhub.api.fields import Texts
 from embedhub.api.routing import HfRoute
 from embedhub.api.schemas import FeatureExtraction, Similarities, ok
 from embedhub.errors import EmbedhubError, Kind
@@ -29,7 +30,7 @@ from embedhub.errors import EmbedhubError, Kind
 
 class SimilarityInputs(BaseModel):
     source_sentence: str
-    sentences: list[str]
+    sentences: Texts
 
 
 class Options(BaseModel):

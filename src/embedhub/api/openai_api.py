@@ -9,7 +9,7 @@ import base64
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, StrictInt
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from embedhub.api.common import (
@@ -22,14 +22,14 @@ from embedhub.api.common import (
     timing_headers,
     use_cache_header,
 )
+from embedhub.api.fields import Texts, TokenIdBatches, TokenIds
 from embedhub.api.routing import OpenAIRoute
 from embedhub.api.schemas import OpenAIEmbeddings, OpenAIModels, ok
 from embedhub.errors import EmbedhubError, Kind
 
 
 class EmbeddingsRequest(BaseModel):
-    # Strict ints: pydantic's lax mode would take `[true]` or `[1.0]` as token id 1.
-    input: str | list[str] | list[StrictInt] | list[list[StrictInt]]
+    input: str | Texts | TokenIds | TokenIdBatches
     # Optional, as TEI has it: clients that omit it get the default model.
     model: str | None = None
     encoding_format: Literal["float", "base64"] = "float"

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from embedhub.api import cohere_schemas as cs
 from embedhub.api.cohere import clip_tokens, model_for
 from embedhub.api.common import as_texts, context, json_response, require_inference_auth
+from embedhub.api.fields import Texts
 from embedhub.api.routing import CohereRoute
 from embedhub.api.schemas import ok
 from embedhub.engine import Engine, tasks
@@ -34,7 +35,7 @@ class CohereRerankRequest(BaseModel):
     top_n: int | None = None
     return_documents: bool = False
     max_tokens_per_doc: int | None = None
-    rank_fields: list[str] | None = None  # v1: the fields of object documents to rank on
+    rank_fields: Texts | None = None  # v1: the fields of object documents to rank on
     max_chunks_per_doc: int | None = None  # v1: accepted; documents are cut, never chunked
     priority: int | None = None  # accepted; every request is served in arrival order
 

@@ -5,17 +5,17 @@ Response models only document /openapi.json: the routes write their JSON with or
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, RootModel, StrictInt
+from pydantic import BaseModel, Field, RootModel
 
+from embedhub.api.fields import FAIL_FAST, Texts, TokenIdBatches, TokenIds
 from embedhub.api.hf_inference import SimilarityInputs
 
 # TEI's TruncationDirection is serde's "Left" / "Right"; clients write "left" / "right" too.
 Direction = Literal["left", "right", "Left", "Right"]
-TokenIds = list[StrictInt]  # strict: `[true]` or `[1.0]` are not token id 1
 # TEI's Input: one text or token-id list, or a list of them.
-Input = str | TokenIds | list[str | TokenIds]
+Input = str | TokenIds | Annotated[list[str | TokenIds], FAIL_FAST]
 MODEL = Field(None, description="embedhub: which served model (default: the first)")
 PROMPT = Field(None, description="a key of the model's sentence-transformers `prompts`")
 
@@ -59,33 +59,33 @@ class SimilarityRequest(BaseModel):
 
 
 class TokenizeRequest(BaseModel):
-    inputs: str | list[str]
+    inputs: str | Texts
     model: str | None = MODEL
     add_special_tokens: bool = True
     prompt_name: str | None = PROMPT
 
 
 class DecodeRequest(BaseModel):
-    ids: TokenIds | list[TokenIds]
+    ids: TokenIds | TokenIdBatches
     model: str | None = MODEL
     skip_special_tokens: bool = True
 
 
 class RerankRequest(_Options):
     query: str
-    texts: list[str]
+    texts: Texts
     raw_scores: bool = False
     return_text: bool = False
 
 
 class PredictRequest(_Options):
     # A text; a pair [text, text]; or a batch of [text] and [text, text] lists.
-    inputs: str | list[str] | list[list[str]]
+    inputs: str | Texts | Annotated[list[Texts], FAIL_FAST]
     raw_scores: bool = False
 
 
 class VertexRequest(BaseModel):
-    instances: list[dict[str, Any]]
+    instances: Annotated[list[dict[str, Any]], FAIL_FAST]
 
 
 # --- responses, for /openapi.json ------------------------------------------------------------
