@@ -187,18 +187,19 @@ def _metric(srv, name: str) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--exact-rows", type=int, default=100_000)
-    ap.add_argument("--approx-rows", type=int, default=1_000_000)
+    ap.add_argument("--approx-rows", type=int, default=1_000_000, help="0: skip")
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--queries", type=int, default=100)
     args = ap.parse_args()
-    threshold = int(np.sqrt(args.exact_rows * args.approx_rows))  # between the two sizes
+    threshold = int(np.sqrt(args.exact_rows * max(args.approx_rows, args.exact_rows * 2)))
     with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
         work = Path(tmp)
         srv = start_server(work / "home", "--search-approx-threshold", str(threshold))
         try:
             token = srv.token("bench")
             exact_part(srv, token, work, args.exact_rows, args.queries)
-            approx_part(srv, token, work, args.approx_rows, args.clients, args.queries)
+            if args.approx_rows:  # 0: the exact part alone
+                approx_part(srv, token, work, args.approx_rows, args.clients, args.queries)
         finally:
             stop_server(srv)
 
