@@ -127,3 +127,37 @@ def test_projection_fills_the_unit_square() -> None:
     assert np.isclose(np.abs(xy).max(), 0.99)
     assert projection.to_unit_square(np.zeros((3, 2))).tolist() == [[0, 0]] * 3
     assert projection.pca(x[:1]).shape == (1, 2)
+
+
+def _clusters(per: int, dims: int = 24, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(3, dims)) * 4
+    labels = np.repeat(np.arange(3), per)
+    return (centres[labels] + rng.normal(size=(3 * per, dims))).astype(np.float32), labels
+
+
+def test_neighbours_are_self_first_then_the_nearest_by_cosine() -> None:
+    x, _ = _clusters(700)
+    ids, dists = projection.neighbours(x, 15)
+    assert ids.shape == dists.shape == (2100, 15)
+    assert (ids[:, 0] == np.arange(2100)).all() and (dists[:, 0] == 0).all()
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    exact = np.argsort(-(unit @ unit.T), axis=1)[:, :15]
+    recall = np.mean([len(set(a) & set(b)) / 15 for a, b in zip(ids, exact, strict=True)])
+    assert recall > 0.95
+    cos = np.einsum("ij,ij->i", unit[ids[:, 3]], unit)
+    assert np.allclose(dists[:, 3], 1 - cos, atol=1e-5)
+    assert (np.diff(dists, axis=1) >= -1e-6).all()  # nearest first
+
+
+def test_umap_with_faiss_neighbours_keeps_clusters_apart() -> None:
+    # Past FAISS_NEIGHBOURS_FROM rows the neighbour graph is faiss's: the map must still put
+    # each point among its own cluster.
+    per = projection.FAISS_NEIGHBOURS_FROM // 3 + 100
+    x, labels = _clusters(per, seed=1)
+    xy = projection.umap_2d(x, lambda stage, fraction: None)
+    assert xy.shape == (3 * per, 2) and np.isfinite(xy).all()
+    sample = np.random.default_rng(0).choice(len(xy), 300, replace=False)
+    d = ((xy[sample, None, :] - xy[None, :, :]) ** 2).sum(-1)
+    d[np.arange(300), sample] = np.inf
+    assert (labels[d.argmin(axis=1)] == labels[sample]).mean() > 0.95
