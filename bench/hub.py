@@ -5,6 +5,7 @@ Not a test: it prints seconds, MB/s, the Xet/LFS ratio measured in the same run,
 the bytes the server says it received.
 
     .venv/bin/python bench/hub.py [--gib 2] [--dedup-mb 500] [--skip-dedup] [--skip-transfer]
+                                  [--push-rows 200000]
 
 Each mode gets a fresh `embedhub serve` and data dir, and each client run a fresh interpreter
 and HF_HOME (huggingface_hub reads HF_ENDPOINT / HF_HUB_DISABLE_XET at import time; a fresh
@@ -14,7 +15,10 @@ the RSS before it, sampled every 50 ms; client memory is the client's own peak R
 Dedup: a Parquet file of 384-d float32 embeddings written in row groups (as `embedhub embed`
 writes them), uploaded; then the same rows plus 1% new ones, uploaded again from another
 HF_HOME. The server's own counter (embedhub_xet_received_bytes_total) says how many bytes the
-second upload sent."""
+second upload sent.
+
+push_to_hub: `Dataset.push_to_hub` of 200k x 384 float32 embeddings, then `load_dataset` by
+name, every value compared (issue 11's third target)."""
 
 from __future__ import annotations
 
@@ -59,6 +63,23 @@ got = hf_hub_download(repo, name, repo_type="dataset", token=token, endpoint=end
 seconds = time.perf_counter() - t
 print(json.dumps({"seconds": seconds, "path": got,
                   "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+"""
+PUSH = """
+import json, sys, time
+import numpy as np
+from datasets import Dataset, load_dataset
+endpoint, token, repo, rows, _ = sys.argv[1:6]
+vectors = np.random.default_rng(0).standard_normal((int(rows), 384), dtype=np.float32)
+ds = Dataset.from_dict({"id": np.arange(len(vectors)), "embedding": vectors})
+t = time.perf_counter()
+ds.push_to_hub(repo, token=token)
+pushed = time.perf_counter() - t
+t = time.perf_counter()
+loaded = load_dataset(repo, token=token, split="train").with_format("numpy")
+loaded_s = time.perf_counter() - t
+same = bool(np.array_equal(np.stack(loaded["embedding"]), vectors)
+            and np.array_equal(loaded["id"], np.arange(len(vectors))))
+print(json.dumps({"push_s": pushed, "load_s": loaded_s, "rows": len(loaded), "same": same}))
 """
 
 
@@ -292,6 +313,21 @@ def dedup(tmp: Path, mb: int) -> dict:
     }
 
 
+def push_to_hub(tmp: Path, rows: int) -> dict:
+    """`Dataset.push_to_hub` of `rows` x 384 float32 embeddings with the default client,
+    then `load_dataset` by name: seconds for each, and whether every value came back."""
+    data_dir = tmp / "home-push"
+    proc, url = start_server(data_dir)
+    try:
+        token = make_token(data_dir)
+        return run_client(
+            PUSH, url, token, "bench/pushed", Path(str(rows)), "", lfs=False, home=tmp / "hf-push"
+        )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def report(size: int, results: dict[str, dict]) -> None:
     print(f"one file of {size / MB:.0f} MB (random float32)")
     for mode, r in results.items():
@@ -314,6 +350,7 @@ def main() -> None:
     parser.add_argument("--dedup-mb", type=int, default=500, help="Parquet size for dedup, MB")
     parser.add_argument("--skip-transfer", action="store_true")
     parser.add_argument("--skip-dedup", action="store_true")
+    parser.add_argument("--push-rows", type=int, default=200_000, help="0: skip push_to_hub")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="embedhub-bench-") as name:
         tmp = Path(name)
@@ -328,6 +365,12 @@ def main() -> None:
             print(
                 f"dedup: v2 (+1% rows) {d['v2'] / MB:.1f} MB, server received "
                 f"{d['sent_v2'] / MB:.2f} MB = {100 * d['sent_v2'] / d['v2']:.1f}% of it"
+            )
+        if args.push_rows:
+            p = push_to_hub(tmp, args.push_rows)
+            print(
+                f"push_to_hub: {p['rows']:,} x 384 in {p['push_s']:.1f} s, load_dataset "
+                f"{p['load_s']:.1f} s, every value identical: {p['same']}"
             )
 
 
