@@ -18,10 +18,11 @@ class Waiting(Protocol):
 
 # A pass's memory grows with its attention scores, inputs x length^2, more than with its padded
 # tokens, and runtimes keep the buffers of the largest pass they have run. The largest request
-# the default limits allow (1,150 inputs of 256 tokens) grew a server by 650 MB in passes of
-# 8,192 tokens (32 inputs); in passes of 4 the growth was a third of that in-process, at the
-# same texts/s (bench/api_hostile.py). So past this length a pass holds at most
-# max_batch_tokens x ATTENTION_LENGTH attention cells: 4 inputs of 256 tokens, 16 of 128.
+# the default limits allow (1,150 inputs of 256 tokens) grew a server by 602-650 MB in passes
+# of 8,192 tokens (32 inputs) and by 158-262 MB in passes of 4 inputs (bench/api_hostile.py),
+# which embedded that request in-process at the same speed (57 s either way). So past this
+# length a pass holds at most max_batch_tokens x ATTENTION_LENGTH attention cells: 4 inputs of
+# 256 tokens, 16 of 128.
 ATTENTION_LENGTH = 32
 
 
