@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
-# Builds the web view's one third-party browser asset: regl-scatterplot (the map's WebGL
-# scatter plot) bundled with its dependencies into one minified IIFE, plus the licence of
-# every package inside the bundle. Run once when the pinned version changes; the output is
-# committed, so neither CI nor a running server needs npm or a CDN.
+# Builds the third-party browser assets: regl-scatterplot (the map's WebGL scatter plot)
+# bundled with its dependencies into one minified IIFE, plus the licence of every package
+# inside the bundle; and Swagger UI's own distribution for /docs (swagger-ui-dist: its bundle,
+# stylesheet, favicon, licences and notice, copied as published). Run once when a pinned version
+# changes; the output is committed, so neither CI nor a running server needs npm or a CDN.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=src/embedhub/web/static/vendor
 REGL_SCATTERPLOT=1.16.0
 ESBUILD=0.28.2
+SWAGGER_UI=5.35.0
+SWAGGER_OUT=src/embedhub/api/static/swagger-ui
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 (
     cd "$work"
     npm init -y >/dev/null
-    npm install --no-audit --no-fund --silent "regl-scatterplot@$REGL_SCATTERPLOT" "esbuild@$ESBUILD"
+    npm install --no-audit --no-fund --silent "regl-scatterplot@$REGL_SCATTERPLOT" "esbuild@$ESBUILD" \
+        "swagger-ui-dist@$SWAGGER_UI"
     printf "import createScatterplot from 'regl-scatterplot';\nwindow.createScatterplot = createScatterplot;\n" > entry.js
     node_modules/.bin/esbuild entry.js --bundle --minify --format=iife --target=es2020 \
         --legal-comments=none --metafile=meta.json --outfile=bundle.js
@@ -45,4 +49,8 @@ for (const name of [...pkgs].sort()) {
   console.log(fs.readFileSync(path.join(dir, file), 'utf8').trim() + '\n');
 }
 JS
-echo "wrote $OUT/regl-scatterplot.min.js and $OUT/LICENSES.txt"
+mkdir -p "$SWAGGER_OUT"
+for f in swagger-ui-bundle.js swagger-ui-bundle.js.LICENSE.txt swagger-ui.css favicon-32x32.png LICENSE NOTICE; do
+    cp "$work/node_modules/swagger-ui-dist/$f" "$SWAGGER_OUT/$f"
+done
+echo "wrote $OUT/regl-scatterplot.min.js, $OUT/LICENSES.txt and $SWAGGER_OUT"

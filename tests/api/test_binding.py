@@ -1,5 +1,7 @@
 """Bound to anything but loopback, inference needs a token; the API documents itself."""
 
+import re
+
 import requests
 
 ROUTE = "/pipeline/feature-extraction/sentence-transformers/all-MiniLM-L6-v2"
@@ -25,6 +27,18 @@ def test_non_loopback_bind_requires_a_token(make_server):
 def test_openapi_docs_list_every_embedding_route(server):
     docs = requests.get(f"{server.url}/docs", timeout=10)
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    # Every asset the page loads is served by the server itself (no CDN: offline servers too).
+    assets = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+    assert assets and all(a.startswith("/docs/assets/") for a in assets), assets
+    for asset in assets:
+        got = requests.get(f"{server.url}{asset}", timeout=10)
+        assert got.status_code == 200 and len(got.content) > 500, asset
+    missing = requests.get(f"{server.url}/docs/assets/docs.py", timeout=10)
+    assert missing.status_code == 404 and "No docs asset" in missing.text
+    outside = requests.get(f"{server.url}/docs/assets/..%2F..%2Fconfig.py", timeout=10)
+    assert outside.status_code == 404
+    redoc = requests.get(f"{server.url}/redoc", timeout=10)
+    assert redoc.status_code == 200 and redoc.url.endswith("/docs")
     paths = requests.get(f"{server.url}/openapi.json", timeout=10).json()["paths"]
     for path in (
         "/pipeline/feature-extraction/{model_id}",
