@@ -64,10 +64,16 @@ class CohereEmbedRequest(BaseModel):
     priority: int | None = None  # accepted; every request is served in arrival order
 
 
-def router() -> APIRouter:
-    r = APIRouter(
+def cohere_router() -> APIRouter:
+    """A router for routes in Cohere's shape (embed here, rerank in api/rerank.py): its tag,
+    inference auth, and CohereRoute's error shape and body limit."""
+    return APIRouter(
         tags=["Cohere"], dependencies=[Depends(require_inference_auth)], route_class=CohereRoute
     )
+
+
+def router() -> APIRouter:
+    r = cohere_router()
 
     @r.post(
         "/v2/embed",

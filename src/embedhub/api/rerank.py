@@ -10,15 +10,14 @@ import uuid
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
 from embedhub.api import cohere_schemas as cs
-from embedhub.api.cohere import clip_tokens, model_for
-from embedhub.api.common import as_texts, context, json_response, require_inference_auth
+from embedhub.api.cohere import clip_tokens, cohere_router, model_for
+from embedhub.api.common import as_texts, context, json_response
 from embedhub.api.fields import Texts
-from embedhub.api.routing import CohereRoute
 from embedhub.api.schemas import ok
 from embedhub.engine import Engine, tasks
 from embedhub.errors import EmbedhubError, Kind
@@ -41,9 +40,7 @@ class CohereRerankRequest(BaseModel):
 
 
 def router() -> APIRouter:
-    r = APIRouter(
-        tags=["Cohere"], dependencies=[Depends(require_inference_auth)], route_class=CohereRoute
-    )
+    r = cohere_router()
 
     @r.post(
         "/v2/rerank",
