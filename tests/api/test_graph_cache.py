@@ -44,16 +44,18 @@ def test_kill_during_conversion_then_two_servers_convert_once(tmp_path, referenc
     )
     try:
         deadline = time.monotonic() + 300
-        while not list(cache.glob("*.tmp*")):  # the conversion has begun
+        # The model's parts (tokenizer, head) are read first, then the graph is converted:
+        # wait for a finished folder (the parts) and a half-written one (the graph).
+        while not (_finished(cache) and list(cache.glob("*.tmp*"))):
             assert proc.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
         time.sleep(0.5)  # well inside it (it takes seconds)
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-    # Only the half-written folder and the lock file are left: no graph a start would load.
-    left = [p.name for p in cache.iterdir()]
-    assert left and all(".tmp" in name or name.endswith(".lock") for name in left), left
+    # The half-written folder is left, and no graph a start would load.
+    assert list(cache.glob("*.tmp*"))
+    assert not any((folder / "model.xml").exists() for folder in _finished(cache))
 
     os.environ["EMBEDHUB_ONNX_CACHE_DIR"], saved = str(cache), os.environ["EMBEDHUB_ONNX_CACHE_DIR"]
     try:
@@ -62,8 +64,9 @@ def test_kill_during_conversion_then_two_servers_convert_once(tmp_path, referenc
         os.environ["EMBEDHUB_ONNX_CACHE_DIR"] = saved
     try:
         logs = [s.log.read_text() for s in servers]
-        assert (
-            sum(log.count("converting sentence-transformers/all-MiniLM-L6-v2") for log in logs) == 1
+        said = [line for log in logs for line in log.splitlines() if "once, cached" in line]
+        assert sum("converting sentence-transformers/all-MiniLM-L6-v2" in s for s in said) == 1, (
+            said
         )
         assert not list(cache.glob("*.tmp*")), "the killed build's leftovers are swept"
         for s in servers:
@@ -73,6 +76,12 @@ def test_kill_during_conversion_then_two_servers_convert_once(tmp_path, referenc
     finally:
         for s in servers:
             stop_server(s)
+
+
+def _finished(cache: Path) -> list[Path]:
+    if not cache.is_dir():
+        return []
+    return [p for p in cache.iterdir() if p.is_dir() and ".tmp" not in p.name]
 
 
 def _start_together(tmp_path: Path, n: int):

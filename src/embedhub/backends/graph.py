@@ -1,6 +1,7 @@
 """The pipeline every graph runtime (ONNX Runtime, OpenVINO) shares: tokenize with the model's
 fast tokenizer, pad into numpy arrays, run the transformer graph, pool in numpy. No torch on
-this path: torch only loads the model once, to read its modules and to convert it.
+this path: torch loads the model only once per model, to convert it and read its parts
+(backends/parts.py), which later starts read from the cache.
 
 Tokenization happens once per input: `count_tokens` (which the engine calls when a request
 arrives) keeps each text's encoding without special tokens, and `embed` only truncates it and
@@ -11,15 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import numpy as np
 from tokenizers import Encoding, Tokenizer
 
 from embedhub.backends.base import TokenCount
-from embedhub.backends.heads import Head, read_head
+from embedhub.backends.heads import Head
+from embedhub.backends.parts import ModelParts
 from embedhub.backends.tokens import list_tokens
-from embedhub.types import ModelInfo, Token
+from embedhub.types import Token
 
 # feeds (input name -> int64 array) -> token embeddings (n, seq, hidden) float32
 Runner = Callable[[dict[str, np.ndarray]], np.ndarray]
@@ -29,34 +30,30 @@ class GraphBackend:
     def __init__(
         self,
         runtime: str,
-        info: ModelInfo,
-        model: Any,  # the SentenceTransformer, read here and not kept
+        parts: ModelParts,
         run: Runner,
         inputs: Sequence[str],
         *,
         call_overhead_tokens: int = 16,  # ~1 ms per call on 2 cores (ONNX Runtime, measured)
     ) -> None:
-        """`run`: the transformer graph; `inputs`: the names it takes."""
-        modules = list(model)
-        if info.normalizes:
-            modules = modules[:-1]  # the engine normalises
-        self.head: Head = read_head(modules)
+        """`parts`: the model's tokenizer and head (backends/parts.py); `run`: the
+        transformer graph; `inputs`: the names it takes."""
+        self.head: Head = parts.head
         self.runtime = runtime
         self.call_overhead_tokens = call_overhead_tokens
-        self.info = dataclasses.replace(info, runtime=runtime)
+        self.info = dataclasses.replace(parts.info, runtime=runtime)
         self._run = run
         self._inputs = tuple(inputs)
-        hf = model.tokenizer
-        source = hf.backend_tokenizer.to_str()
-        self._plain = _tokenizer(source)  # no truncation, no special tokens: for counting
+        self._plain = _tokenizer(parts.tokenizer)  # no truncation, no special tokens: counting
         self._specials = self._plain.num_special_tokens_to_add(False)
+        length = parts.info.max_seq_length
         self._truncating = {
-            side: _tokenizer(source, model.max_seq_length, side) for side in ("right", "left")
+            side: _tokenizer(parts.tokenizer, length, side) for side in ("right", "left")
         }
-        self._pad_id = hf.pad_token_id if hf.pad_token_id is not None else 0
-        self._pad_left = getattr(hf, "padding_side", "right") == "left"
+        self._pad_id = parts.pad_id
+        self._pad_left = parts.pad_left
         self.vocab_size = int(self._plain.get_vocab_size(with_added_tokens=True))
-        self.special_ids = frozenset(hf.all_special_ids)
+        self.special_ids = parts.special_ids
 
     # --- tokens ------------------------------------------------------------------------------
     def count_tokens(self, texts: list[str]) -> list[int]:

@@ -36,8 +36,11 @@ def graph_key(model_path: Path, *parts: str) -> str:
     return h.hexdigest()[:16]
 
 
-def cached_graph(cache_dir: Path, key: str, build: Callable[[Path], None], what: str) -> Path:
-    """The folder `cache_dir/key`, made by `build(folder)` if it isn't there yet."""
+def cached_graph(
+    cache_dir: Path, key: str, build: Callable[[Path], None], what: str, verb: str = "converting"
+) -> Path:
+    """The folder `cache_dir/key`, made by `build(folder)` if it isn't there yet (logged as
+    "`verb` `what` once")."""
     final = cache_dir / key
     if final.is_dir():
         return final
@@ -49,7 +52,7 @@ def cached_graph(cache_dir: Path, key: str, build: Callable[[Path], None], what:
             shutil.rmtree(stale, ignore_errors=True)
         tmp = cache_dir / f"{key}.tmp{os.getpid()}"
         tmp.mkdir()
-        log.info("converting %s once, cached in %s", what, final)
+        log.info("%s %s once, cached in %s", verb, what, final)
         start = time.perf_counter()
         try:
             with quiet():
@@ -58,7 +61,7 @@ def cached_graph(cache_dir: Path, key: str, build: Callable[[Path], None], what:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        log.info("converted %s in %.1f s", what, time.perf_counter() - start)
+        log.info("done %s %s in %.1f s", verb, what, time.perf_counter() - start)
     return final
 
 

@@ -56,27 +56,36 @@ _ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 class Dense:
     weight: np.ndarray  # (out, in), as torch.nn.Linear keeps it
     bias: np.ndarray | None
-    activation: Callable[[np.ndarray], np.ndarray]
+    activation: str  # a name in _ACTIVATIONS (names, so that a head can be saved as files)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         y = x @ self.weight.T
         if self.bias is not None:
             y = y + self.bias
-        return self.activation(y).astype(np.float32, copy=False)
+        return _ACTIVATIONS[self.activation](y).astype(np.float32, copy=False)
 
 
 @dataclass(frozen=True)
 class Head:
     """Token embeddings and their attention mask -> sentence embeddings (before Normalize)."""
 
-    pooling: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    pooling: str  # a name in POOLINGS
     dense: tuple[Dense, ...]
 
     def __call__(self, tokens: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        out = self.pooling(tokens, mask)
+        out = POOLINGS[self.pooling](tokens, mask)
         for layer in self.dense:
             out = layer(out)
         return np.ascontiguousarray(out, dtype=np.float32)
+
+    def check(self) -> None:
+        """Raise Unsupported unless every part has a name this module computes (a head read
+        back from files may name one a later version dropped)."""
+        if self.pooling not in POOLINGS:
+            raise Unsupported(f"pooling mode {self.pooling!r}; supported: {', '.join(POOLINGS)}")
+        for layer in self.dense:
+            if layer.activation not in _ACTIVATIONS:
+                raise Unsupported(f"Dense activation {layer.activation}")
 
 
 def read_head(modules: list) -> Head:
@@ -91,16 +100,20 @@ def read_head(modules: list) -> Head:
         raise Unsupported(f"pooling mode {mode!r}; supported: {', '.join(POOLINGS)}")
     if not getattr(pooling, "include_prompt", True):
         raise Unsupported("pooling that leaves the prompt's tokens out")
-    return Head(POOLINGS[mode], tuple(_dense(m) for m in modules[2:]))
+    return Head(mode, tuple(_dense(m) for m in modules[2:]))
 
 
 def _dense(module) -> Dense:  # module: sentence_transformers Dense
     kind = type(module).__name__
-    if kind != "Dense" or getattr(module, "residual", None) is not None:
+    if kind != "Dense":
         raise Unsupported(f"module {kind} after pooling")
+    # sentence-transformers >= 5 may add the input back (`use_residual`); only a residual
+    # between different sizes has its own `residual` layer, so both are checked.
+    if getattr(module, "use_residual", False) or getattr(module, "residual", None) is not None:
+        raise Unsupported("Dense layer with a residual connection")
     activation = type(module.activation_function).__name__
     if activation not in _ACTIVATIONS:
         raise Unsupported(f"Dense activation {activation}")
     linear = module.linear
     bias = None if linear.bias is None else linear.bias.detach().float().numpy().copy()
-    return Dense(linear.weight.detach().float().numpy().copy(), bias, _ACTIVATIONS[activation])
+    return Dense(linear.weight.detach().float().numpy().copy(), bias, activation)

@@ -17,7 +17,7 @@ import numpy as np
 from embedhub.backends.base import LoadOptions
 from embedhub.backends.graph import GraphBackend
 from embedhub.backends.graphcache import cached_graph, graph_key
-from embedhub.backends.sentence_transformers import load_sentence_transformer
+from embedhub.backends.parts import SourceModel, model_parts
 from embedhub.types import ModelSpec
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -26,11 +26,13 @@ EXPORT_VERSION = "onnx 2: eager attention"
 
 
 def load(spec: ModelSpec, options: LoadOptions) -> GraphBackend:
-    """The runtime's entry point (see embedhub.backends.RUNTIMES)."""
+    """The runtime's entry point (see embedhub.backends.RUNTIMES). With the graph and the
+    model's parts cached, no torch is imported (see backends/parts.py)."""
     import onnxruntime as ort
 
-    model, info, path = load_sentence_transformer(spec, threads=options.threads)
-    onnx_path = exported(model, path, options.cache_dir, spec.model_id)
+    source = SourceModel(spec, options.threads)
+    parts = model_parts(source, options.cache_dir)
+    onnx_path = exported(source, options.cache_dir)
     so = ort.SessionOptions()
     so.intra_op_num_threads = options.threads
     so.inter_op_num_threads = 1
@@ -43,17 +45,17 @@ def load(spec: ModelSpec, options: LoadOptions) -> GraphBackend:
     def run(feeds: dict[str, np.ndarray]) -> np.ndarray:
         return session.run(None, feeds)[0]  # safe to call from several threads at once
 
-    return GraphBackend("onnx", info, model, run, names)
+    return GraphBackend("onnx", parts, run, names)
 
 
-def exported(model: Any, model_path: Path, cache_dir: Path, name: str) -> Path:
+def exported(source: SourceModel, cache_dir: Path) -> Path:
     """The transformer as ONNX (`model.onnx` in its cache folder), exported on first use."""
-    key = graph_key(model_path, EXPORT_VERSION)
+    key = graph_key(source.path, EXPORT_VERSION)
 
     def build(out: Path) -> None:
-        _export(model, out / "model.onnx")
+        _export(source.load()[0], out / "model.onnx")
 
-    folder = cached_graph(cache_dir, key, build, f"{name} to ONNX")
+    folder = cached_graph(cache_dir, key, build, f"{source.spec.model_id} to ONNX")
     return folder / "model.onnx"
 
 

@@ -21,7 +21,7 @@ from embedhub.backends.base import LoadOptions
 from embedhub.backends.graph import GraphBackend
 from embedhub.backends.graphcache import cached_graph, graph_key
 from embedhub.backends.onnx import eager_attention, token_embeddings_module
-from embedhub.backends.sentence_transformers import load_sentence_transformer
+from embedhub.backends.parts import SourceModel, model_parts
 from embedhub.types import ModelSpec
 
 # Part of the cache key: a change to how graphs are converted must not reuse older graphs.
@@ -29,32 +29,33 @@ CONVERT_VERSION = "openvino 1"
 
 
 def load(spec: ModelSpec, options: LoadOptions) -> GraphBackend:
-    """The runtime's entry point (see embedhub.backends.RUNTIMES)."""
-    model, info, path = load_sentence_transformer(spec, threads=options.threads)
-    cache_dir = options.cache_dir
-    xml = converted(model, path, cache_dir, spec.model_id)
+    """The runtime's entry point (see embedhub.backends.RUNTIMES). With the graph and the
+    model's parts cached, no torch is imported (see backends/parts.py)."""
+    source = SourceModel(spec, options.threads)
+    parts = model_parts(source, options.cache_dir)
+    xml = converted(source, options.cache_dir)
 
     def backend(graph: Path) -> GraphBackend:
         run = compiled(graph, options)
-        return GraphBackend("openvino", info, model, run, run.names)
+        return GraphBackend("openvino", parts, run, run.names)
 
     if options.precision == "fp32":
         return backend(xml)
     from embedhub.backends.quantize import quantized
 
-    return quantized(spec.model_id, backend, xml, path, cache_dir, options)
+    return quantized(spec.model_id, backend, xml, source.path, options.cache_dir, options)
 
 
-def converted(model: Any, model_path: Path, cache_dir: Path, name: str) -> Path:
+def converted(source: SourceModel, cache_dir: Path) -> Path:
     """The fp32 graph (`model.xml` + `model.bin`), converted on first use."""
     import openvino
 
-    key = graph_key(model_path, CONVERT_VERSION, openvino.get_version())
+    key = graph_key(source.path, CONVERT_VERSION, openvino.get_version())
 
     def build(out: Path) -> None:
-        _convert(model, out)
+        _convert(source.load()[0], out)
 
-    folder = cached_graph(cache_dir, key, build, f"{name} to OpenVINO")
+    folder = cached_graph(cache_dir, key, build, f"{source.spec.model_id} to OpenVINO")
     return folder / "model.xml"
 
 
