@@ -74,7 +74,7 @@ def model_parts(source: SourceModel, cache_dir: Path) -> ModelParts:
     def build(out: Path) -> None:
         save(parts_of(*source.load()), out)
 
-    what = f"{source.spec.model_id}'s tokenizer and head"
+    what = f"{source.spec.model_id} with sentence-transformers (tokenizer, head)"
     folder = cached_graph(cache_dir, key, build, what, verb="reading")
     parts = read(folder)
     # The id is the spec's: one folder may be served under several names.
