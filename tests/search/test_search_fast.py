@@ -115,13 +115,14 @@ def _same_answer(got: tuple, want: tuple, tol: float = 1e-6) -> None:
 def test_first_pass_gives_the_full_scans_answer(tmp_path: Path) -> None:
     data, queries = _tricky(6000, 48, seed=7)
     vec = _view(tmp_path, data, missing=(11,))
-    first = prefilter.build(vec)
-    assert set(first.odd.tolist()) == {8, 9}
-    for q in queries:
-        for k in (1, 10, 25, 100):
-            found = first.search(vec, unit(q), k)
-            assert found is not None
-            _same_answer(found, scan(vec, unit(q)[None], k)[0])
+    for shards in (1, 2, 3):  # row ranges scanned on threads of their own
+        first = prefilter.build(vec, shards)
+        assert set(first.odd.tolist()) == {8, 9} and len(first.shards) == shards
+        for q in queries:
+            for k in (1, 10, 25, 100):
+                found = first.search(vec, unit(q), k)
+                assert found is not None
+                _same_answer(found, scan(vec, unit(q)[None], k)[0])
     # ... and so semantic_search's (clean rows: no NaN, no overflow)
     clean = np.delete(data, [8, 9], axis=0)
     vec = _view(tmp_path / "clean", clean)
@@ -138,17 +139,19 @@ def test_first_pass_bound_holds_for_every_row(tmp_path: Path) -> None:
     within each row's radius, for every row."""
     data, queries = _tricky(3000, 384, seed=8)
     vec = _view(tmp_path, data)
-    first = prefilter.build(vec)
+    first = prefilter.build(vec, 2)
     units = data.astype(np.float64) * np.asarray(vec.scale, np.float64)[:, None]
+    index = first.shards[0].index  # rows 10-60: in the first shard
     # Queries along some rows' own quantisation error reach the Cauchy-Schwarz bound.
-    errors = units[10:60] - first.index.sa_decode(first.index.sa_encode(units[10:60].astype("f4")))
+    errors = units[10:60] - index.sa_decode(index.sa_encode(units[10:60].astype(np.float32)))
     for q in [*queries, *errors.astype(np.float32)]:
         q = unit(q)
-        approx, ids = first.index.search(q[None], len(data))
-        truth = units[ids[0]] @ q.astype(np.float64)
-        ok = np.isfinite(first.radius[ids[0]])
+        approx, ids = first._first_pass(q[None], len(data))[:2]  # every row's score
+        assert sorted(ids.tolist()) == list(range(len(data)))
+        truth = units[ids] @ q.astype(np.float64)
+        ok = np.isfinite(first.radius[ids])
         assert ok.sum() == len(data) - 2
-        assert np.all(np.abs(truth - approx[0])[ok] <= first.radius[ids[0]][ok])
+        assert np.all(np.abs(truth - approx)[ok] <= first.radius[ids][ok])
 
 
 def test_first_pass_gives_up_when_it_rules_out_nothing(tmp_path: Path) -> None:

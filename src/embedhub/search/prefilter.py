@@ -14,8 +14,9 @@ least `cut`, so the k-th best true score S_k >= cut. The exact rescoring compute
 E as well, so any row the full float32 scan would put in its top k (ties included) has
 s_i >= S_k - 2E >= cut - 2E, hence a_i + r_i >= cut - 2E: it is a candidate. Every candidate
 is scored exactly (exact.scores_of) and the best k are chosen as a full scan chooses them
-(exact.best). faiss returns only the `probe` best a_i; a row it did not return has
-a_j <= a_last (the smallest returned), so a_last + max(r) < cut - 2E rules them all out;
+(exact.best). faiss returns only the `probe` best a_i (of each shard: row ranges scanned on
+two threads at once); a row it did not return has a_j <= a_last (the smallest returned by its
+shard), so max(a_last) + max(r) < cut - 2E rules them all out;
 otherwise the probe grows, and past a share of the rows the caller scans in full.
 
 Rows whose vectors are not finite (or overflow) have no meaningful bound: they are always
@@ -24,21 +25,41 @@ rescored. E: faiss's sum of dim products in float32 is off by at most ~dim * 2^-
 
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 from embedhub.search.exact import best, scores_of
 from embedhub.search.views import Vectors
 
 CHUNK = 32768  # rows encoded at once: a bounded normalised copy
-PROBE = 64  # first-pass results per query, at least ...
+PROBE = 64  # first-pass results per query (per shard), at least ...
 PROBE_PER_K = 8  # ... and this many per wanted row
 MAX_PROBE_SHARE = 8  # past n / this, the full scan is cheaper: give up
 HUGE = 1e30  # a row norm above this may overflow a float32 dot product
+# The codes are cut into row ranges scanned by that many threads at once (faiss scans one
+# query on one thread): splits this big or bigger get one shard per core, up to two.
+SHARD_ROWS = 50_000
+MAX_SHARDS = 2
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+@dataclass
+class Shard:
+    index: Any  # faiss.IndexScalarQuantizer (QT_8bit, inner product) of the u_i in the range
+    start: int  # its first row
 
 
 class Prefilter:
-    def __init__(self, index, radius: np.ndarray, odd: np.ndarray, slack: float) -> None:
-        self.index = index  # faiss.IndexScalarQuantizer (QT_8bit, inner product) of the u_i
+    def __init__(
+        self, shards: list[Shard], radius: np.ndarray, odd: np.ndarray, slack: float
+    ) -> None:
+        self.shards = shards
         self.radius = radius  # r_i = e_i + E (float64; inf for odd rows)
         self.odd = odd  # rows always rescored
         self.slack = slack  # E
@@ -52,64 +73,98 @@ class Prefilter:
     def search(self, vec: Vectors, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray] | None:
         """The exact top k (as exact.scan gives it) for a unit query; None when the bound
         can't rule out enough rows cheaply (the caller scans in full)."""
-        import faiss
-
         n = self.rows
         k = min(k, n)
-        probe = min(n, max(PROBE, PROBE_PER_K * k))
-        faiss.omp_set_num_threads(1)  # one query: no thread team to start
+        probe = max(PROBE, PROBE_PER_K * k)
         query = np.ascontiguousarray(q[None], np.float32)
         while True:
-            approx, ids = self.index.search(query, probe)
-            keep = ids[0] >= 0
-            a, ids = approx[0][keep].astype(np.float64), ids[0][keep]
+            a, ids, unseen = self._first_pass(query, probe)
             r = self.radius[ids]
             lower = a - r
             cut = (
                 np.partition(lower, len(lower) - k)[len(lower) - k] if len(lower) >= k else -np.inf
             )
             floor = cut - 2 * self.slack
-            if probe >= n or a[-1] + self.max_radius < floor:
+            if unseen + self.max_radius < floor:
                 break
             if probe * MAX_PROBE_SHARE >= n:
                 return None
-            probe = min(n, probe * 8)
+            probe *= 8
         candidates = np.union1d(ids[a + r >= floor], self.odd).astype(np.int64)
         return best(scores_of(vec, candidates, q), candidates, k)
 
+    def _first_pass(self, query: np.ndarray, probe: int) -> tuple[np.ndarray, np.ndarray, float]:
+        """(scores, rows) of each shard's `probe` best codes, and the score no row left out
+        exceeds (-inf when none is left out): a shard's unreturned rows score at most its
+        last returned one."""
+        others = [_threads().submit(_probe, s, query, probe) for s in self.shards[1:]]
+        found = [_probe(self.shards[0], query, probe), *(f.result() for f in others)]
+        a = np.concatenate([f[0] for f in found])
+        ids = np.concatenate([f[1] for f in found])
+        unseen = max((f[2] for f in found), default=-np.inf)
+        return a, ids, unseen
 
-def build(vec: Vectors) -> Prefilter:
-    """The codes and radii of every row of `vec` (two passes over the matrix, in chunks)."""
+
+def _probe(shard: Shard, query: np.ndarray, probe: int) -> tuple[np.ndarray, np.ndarray, float]:
+    import faiss
+
+    faiss.omp_set_num_threads(1)  # one query: no thread team to start (per thread)
+    size = shard.index.ntotal
+    scores, ids = shard.index.search(query, min(probe, size))
+    a = scores[0].astype(np.float64)
+    unseen = float(a[-1]) if probe < size else -np.inf
+    return a, ids[0] + shard.start, unseen
+
+
+def _threads() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(MAX_SHARDS - 1, thread_name_prefix="search-first-pass")
+        return _pool
+
+
+def build(vec: Vectors, shards: int | None = None) -> Prefilter:
+    """The codes and radii of every row of `vec` (two passes over the matrix, in chunks),
+    in `shards` row ranges (default: by size and cores)."""
     import faiss
 
     n, dim = vec.matrix.shape
-    index = faiss.IndexScalarQuantizer(
+    if shards is None:
+        shards = min(MAX_SHARDS, os.cpu_count() or 1, n // SHARD_ROWS)
+    shards = max(1, min(shards, n))
+    trained = faiss.IndexScalarQuantizer(
         dim, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
     )
     # Training takes each dimension's min and max over what it is given: give it exactly
     # those of all rows, so no value is clamped.
     low, high = np.full(dim, np.inf, np.float32), np.full(dim, -np.inf, np.float32)
-    for rows in _chunks(n):
+    for rows in _chunks(0, n):
         u, _ = _units(vec, rows)
         low, high = np.minimum(low, u.min(axis=0)), np.maximum(high, u.max(axis=0))
-    index.train(np.stack([low, high]))
+    trained.train(np.stack([low, high]))
     slack = 1e-4 + dim * 2.0**-22
     radius = np.empty(n, np.float64)
     odd = [np.empty(0, np.int64)]
-    for rows in _chunks(n):
-        u, bad = _units(vec, rows)
-        codes = index.sa_encode(u)
-        index.add_sa_codes(codes)
-        # float32 is enough: its relative error (~dim * 2^-24) is far inside the slack
-        error = np.linalg.norm(u - index.sa_decode(codes), axis=1).astype(np.float64)
-        radius[rows] = np.where(bad, np.inf, error * (1 + 1e-3) + slack)  # rounded up
-        odd.append(rows[bad])
-    return Prefilter(index, radius, np.concatenate(odd), slack)
+    bounds = [n * i // shards for i in range(shards + 1)]
+    parts = []
+    for start, stop in zip(bounds, bounds[1:], strict=False):
+        index = faiss.clone_index(trained)
+        for rows in _chunks(start, stop):
+            u, bad = _units(vec, rows)
+            codes = index.sa_encode(u)
+            index.add_sa_codes(codes)
+            # float32 is enough: its relative error (~dim * 2^-24) is far inside the slack
+            error = np.linalg.norm(u - index.sa_decode(codes), axis=1).astype(np.float64)
+            radius[rows] = np.where(bad, np.inf, error * (1 + 1e-3) + slack)  # rounded up
+            odd.append(rows[bad])
+        parts.append(Shard(index, start))
+    return Prefilter(parts, radius, np.concatenate(odd), slack)
 
 
-def _chunks(n: int):
-    for start in range(0, n, CHUNK):
-        yield np.arange(start, min(n, start + CHUNK))
+def _chunks(start: int, stop: int):
+    for at in range(start, stop, CHUNK):
+        yield np.arange(at, min(stop, at + CHUNK))
 
 
 def _units(vec: Vectors, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
