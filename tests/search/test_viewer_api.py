@@ -605,6 +605,28 @@ def test_push_during_queries_answers_from_one_commit(srv: Server, data: dict) ->
     assert len(list(root.iterdir())) == 1
 
 
+def test_a_push_is_seen_by_the_very_next_query(srv: Server, data: dict) -> None:
+    """Ref names are resolved from a cache (no git process per query): a commit to the same
+    branch must still be answered from at the next query, never a stale commit."""
+    token = data["token"]
+    q = np.random.default_rng(31).standard_normal(384).astype(np.float32)
+
+    def top(t: pa.Table) -> list[int]:
+        vectors = np.stack(t.column("embedding").to_numpy(zero_copy_only=False))
+        scores = (vectors @ q) / np.linalg.norm(vectors, axis=1)
+        return np.lexsort((np.arange(len(scores)), -scores))[:5].tolist()
+
+    for seed, rows in ((21, 90), (22, 110), (23, 100)):
+        t = table(rows, seed=seed, prefix=f"v{seed}")
+        commit = host(srv, token, "alice/pushed", dataset_files(t))
+        for _ in range(2):  # the first query after the push, and a cached one
+            r = semantic(srv, dataset="alice/pushed", vector=q.tolist(), k=5)
+            assert r.headers["X-Revision"] == commit
+            body = _ok(r)
+            assert [x["row_idx"] for x in body["rows"]] == top(t)
+            assert {x["row"]["text"].split()[0] for x in body["rows"]} == {f"v{seed}"}
+
+
 def test_a_dataset_uploaded_through_xet_is_read_and_searched(srv: Server, data: dict, tmp_path):
     """The default client (huggingface_hub with hf_xet) stores files through Xet: the viewer
     reads them through the hub's one file function, reassembled from chunks."""

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embedhub.search import approx
+from embedhub.search import approx, prefilter
 from embedhub.search.artefacts import (
     discard,
     pid_alive,
@@ -98,6 +98,7 @@ class Indexes:
         self.scanner = ExactScanner()
         self._views: OrderedDict[Path, View] = OrderedDict()
         self._approx: dict[tuple[Path, str], approx.ApproxIndex] = {}
+        self._prefilters: dict[tuple[Path, str], prefilter.Prefilter] = {}
         self._locks: dict[Path, threading.Lock] = {}
         self._lock = threading.Lock()
         self._latest: dict[tuple, Path] = {}  # (repo, revision, config, split) -> folder
@@ -130,13 +131,23 @@ class Indexes:
             if folder.exists():  # what a build killed earlier left behind
                 remove_stale_temps(folder, pid_alive)
             view = open_view(folder, paths())
+            filters = self._prefilters_of(view)
             self.metrics.view_opened(time.perf_counter() - started)
             self._mark_used(folder, force=True)
             with self._lock:
                 self._views[folder] = view
+                self._prefilters.update(filters)
                 while len(self._views) > self.settings.keep_open:
                     self._close(next(iter(self._views)))
         return view
+
+    def _prefilters_of(self, view: View) -> dict[tuple[Path, str], prefilter.Prefilter]:
+        """Exact search's first pass, for splits below the approximate threshold (above it,
+        the approximate index answers, and 1 byte per value more would count against the
+        memory budget of large splits)."""
+        if not 0 < view.num_rows < self.settings.approx_threshold:
+            return {}
+        return {(view.folder, c): prefilter.build(v) for c, v in view.vectors.items()}
 
     def _mark_used(self, folder: Path, force: bool = False) -> None:
         """Refresh the folder's use time on disk, at most hourly (it only guards the TTL)."""
@@ -175,7 +186,8 @@ class Indexes:
             return Result(ids, scores, "approximate", n)
         if n >= self.settings.approx_threshold:
             self._builder.want(view, column)  # answered exactly until it is ready
-        ids, scores = self.scanner.search(vec, q, k)
+        first_pass = self._prefilters.get((view.folder, column))
+        ids, scores = self.scanner.search(vec, q, k, first_pass)
         self.metrics.query("exact")
         return Result(ids, scores, "exact", n)
 
@@ -283,6 +295,8 @@ class Indexes:
         self._views.pop(folder, None)
         for key in [k for k in self._approx if k[0] == folder]:
             self._approx.pop(key)
+        for key in [k for k in self._prefilters if k[0] == folder]:
+            self._prefilters.pop(key)
 
     def close(self) -> None:
         self._builder.stop()

@@ -106,20 +106,20 @@ class Viewer:
 
     async def view(self, snap: Snapshot, split: SplitLayout, revision: str) -> View:
         """The split's search view (built on first use, in a worker thread)."""
+        return await anyio.to_thread.run_sync(self.open_view, snap, split, revision)
+
+    def open_view(self, snap: Snapshot, split: SplitLayout, revision: str) -> View:
+        """`view` for code already in a worker thread."""
         key = SplitKey("dataset", snap.rid.namespace, snap.rid.name, self._oids(snap, split))
         latest_for = (snap.rid, revision, split.config, split.split)
-
-        def open_it() -> View:
-            try:
-                return self.indexes.view(key, lambda: self.paths(snap, split), latest_for)
-            except ViewError as exc:
-                raise EmbedhubError(
-                    Kind.VALIDATION,
-                    f"{snap.rid.id} ({split.split}): {exc}",
-                    code="UnsupportedFormat",
-                ) from None
-
-        return await anyio.to_thread.run_sync(open_it)
+        try:
+            return self.indexes.view(key, lambda: self.paths(snap, split), latest_for)
+        except ViewError as exc:
+            raise EmbedhubError(
+                Kind.VALIDATION,
+                f"{snap.rid.id} ({split.split}): {exc}",
+                code="UnsupportedFormat",
+            ) from None
 
     @staticmethod
     def _oids(snap: Snapshot, split: SplitLayout) -> tuple[str, ...]:

@@ -20,6 +20,8 @@ from starlette.responses import Response
 from embedhub.cardmeta import EmbeddingMeta
 from embedhub.engine import Engine
 from embedhub.errors import EmbedhubError, Kind
+from embedhub.hub.paths import RepoId
+from embedhub.search.snapshots import Snapshot
 from embedhub.search.views import View
 from embedhub.search.where import WhereError, compile_where, matching_rows
 from embedhub.types import EmbedOptions
@@ -57,6 +59,17 @@ class Ask:
     embedding: bool
 
 
+@dataclass
+class Target:
+    """What a query searches: one split of a dataset at one commit, and its vector column."""
+
+    snap: Snapshot
+    view: View
+    column: str
+    dim: int
+    engine: Engine | None  # for a text query
+
+
 async def semantic_search(viewer: Viewer, request: Request) -> Response:
     ask = await _ask(request)
     token = viewer.token(request)
@@ -68,7 +81,22 @@ async def semantic_search(viewer: Viewer, request: Request) -> Response:
             "or send a `vector` instead of a `query`",
             headers={"WWW-Authenticate": 'Bearer realm="embedhub"'},
         )
-    snap = await anyio.to_thread.run_sync(viewer.snapshots.get, rid, ask.revision)
+    # Two hand-offs to worker threads per query, no more: one to find what to search (cached
+    # after the first query: no git, no file opened), one to search and write the answer.
+    target = await anyio.to_thread.run_sync(_target, viewer, rid, ask)
+    if ask.vector is not None:
+        q = _checked_vector(ask.vector, target.dim, target.column)
+    else:
+        assert target.engine is not None and target.snap.meta is not None
+        q = await _embed(
+            target.engine, ask.query or "", target.snap.meta, target.dim, target.column
+        )
+    return await anyio.to_thread.run_sync(_answer, viewer, target, ask, q)
+
+
+def _target(viewer: Viewer, rid: RepoId, ask: Ask) -> Target:
+    """Call from a worker thread: the commit may need git, the view a build."""
+    snap = viewer.snapshots.get(rid, ask.revision)
     split = viewer.split(snap, ask.config, ask.split)
     if snap.meta is None and snap.meta_error:
         raise EmbedhubError(
@@ -77,22 +105,20 @@ async def semantic_search(viewer: Viewer, request: Request) -> Response:
             code="CardError",
         )
     engine = _engine(viewer, snap.meta, rid.id) if ask.query is not None else None
-    view = await viewer.view(snap, split, ask.revision)
+    view = viewer.open_view(snap, split, ask.revision)
     column = _column(view, ask.column, snap.meta, rid.id)
-    dim = view.vectors[column].dim
-    if ask.vector is not None:
-        q = _checked_vector(ask.vector, dim, column)
-    else:
-        assert engine is not None and snap.meta is not None
-        q = await _embed(engine, ask.query or "", snap.meta, dim, column)
-    rows = await anyio.to_thread.run_sync(_filtered, view, ask.where)
-    result = await anyio.to_thread.run_sync(viewer.indexes.nearest, view, column, q, ask.k, rows)
+    return Target(snap, view, column, view.vectors[column].dim, engine)
+
+
+def _answer(viewer: Viewer, target: Target, ask: Ask, q: np.ndarray) -> Response:
+    """Call from a worker thread: the scan, the rows and the JSON, in one go."""
+    view, column = target.view, target.column
+    rows = _filtered(view, ask.where)
+    result = viewer.indexes.nearest(view, column, q, ask.k, rows)
     ids = [int(i) for i in result.ids]
     extra = [column] if ask.embedding else []
     shown = [name for name in view.schema.names if name in extra or (name not in view.vectors)]
-    table = await anyio.to_thread.run_sync(
-        lambda: view.take(ids, [c for c in view.vectors if c in shown]) if ids else []
-    )
+    table = view.take(ids, [c for c in view.vectors if c in shown]) if ids else []
     items = [
         {"row_idx": i, "row": row, "truncated_cells": [], "score": float(s)}
         for i, row, s in zip(ids, table, result.scores, strict=True)
@@ -104,7 +130,7 @@ async def semantic_search(viewer: Viewer, request: Request) -> Response:
         "num_rows_per_page": ask.k,
         "partial": False,
     }
-    headers = {"X-Revision": snap.commit, "X-Search-Method": result.method}
+    headers = {"X-Revision": target.snap.commit, "X-Search-Method": result.method}
     return json_response(body, headers)
 
 
