@@ -115,10 +115,18 @@ def _chunks(n: int, seed: int = 0) -> list[bytes]:
     return [rng.integers(0, 40, 9000 + 100 * i, dtype=np.uint8).tobytes() for i in range(n)]
 
 
-@pytest.mark.parametrize("footer", [True, False])
-def test_xorb_round_trip_and_validation(footer):
-    chunks = _chunks(5)
-    blob, info = xorb.serialize(chunks, compression.LZ4, footer=footer)
+@pytest.mark.parametrize(
+    "footer, scheme",
+    [(True, compression.LZ4), (False, compression.LZ4), (True, compression.BG4_LZ4),
+     (True, compression.NONE)],
+)  # fmt: skip
+def test_xorb_round_trip_and_validation(footer, scheme):
+    # Floats of a few values, so that LZ4 and BG4 really compress them (the bytes of
+    # `_chunks` are stored as is whatever the scheme asked).
+    rng = np.random.default_rng(0)
+    chunks = [rng.integers(0, 4, 2250 + 25 * i).astype(np.float32).tobytes() for i in range(5)]
+    blob, info = xorb.serialize(chunks, scheme, footer=footer)
+    assert blob[4] == scheme  # the first chunk header's scheme byte
     checked = xorb.validate(io.BytesIO(blob), info.hash)
     assert checked.chunk_hashes == [hashes.chunk_hash(c) for c in chunks]
     assert checked.byte_ends == info.byte_ends and checked.size == len(blob)
