@@ -45,7 +45,7 @@ def test_ref_names_resolve_as_git_does_after_every_change(tmp_path: Path) -> Non
     cache = RefCache()
     c1 = _commit(repo, None, "one")
     c2 = _commit(repo, c1, "two")
-    names = ["main", "refs/heads/main", "v1", "HEAD", "nope", c1, c1[:8]]
+    names = ["main", "refs/heads/main", "v1", "HEAD", "nope", c1, c1[:8], "../r.git/HEAD"]
 
     def agrees() -> None:
         for name in names:

@@ -44,6 +44,9 @@ class RefCache:
 
     def resolve(self, repo: GitRepo, rev: str) -> str | None:
         """What `repo.resolve(rev)` answers: the commit id, or None."""
+        if ".." in rev or rev.startswith("/") or "\0" in rev:
+            # Not a ref name git accepts; and never a path for us to open outside the repo.
+            return repo.resolve(rev)
         if _HEX.fullmatch(rev):
             # git takes a hex name for a (possibly abbreviated) object id when no ref has that
             # name: an answer that depends on the object store, not the ref files.
