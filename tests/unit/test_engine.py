@@ -261,7 +261,8 @@ def real_engine(model_dir):
 
     # As `embedhub serve` runs it: two workers calling one backend at once.
     workers, threads = plan_workers(threads=2)
-    backend = load_backend(ModelSpec(DEFAULT_MODEL_ID, str(model_dir)), threads=threads)
+    spec = ModelSpec(DEFAULT_MODEL_ID, str(model_dir))
+    backend = load_backend(spec, threads=threads, workers=workers)
     e = Engine(backend, max_batch_tokens=1024, max_concurrent_requests=64, workers=workers).start()
     yield e
     e.stop()
@@ -286,6 +287,35 @@ def test_real_backend_concurrent_requests_equal_reference(real_engine, reference
         assert result.token_counts == [
             min(len(reference_model.tokenizer(t)["input_ids"]), 256) for t in texts
         ]
+
+
+def test_openvino_runs_a_lone_pass_on_every_thread(real_engine, reference_model):
+    """The default runtime with two workers: a one-input pass while no other runs takes the
+    graph compiled with every thread (same vectors); a pass that starts meanwhile waits for
+    it to end; a pass beside another runs on its own one-thread stream."""
+    run = real_engine.backend._run
+    assert run.wide is not None
+    assert (
+        np.abs(
+            asyncio.run(real_engine.embed(["Hi!"], EmbedOptions())).vectors
+            - reference_model.encode(["Hi!"])
+        ).max()
+        < 1e-5
+    )
+    assert run._start(1)  # alone: wide
+    got: list[bool] = []
+    waiter = threading.Thread(target=lambda: got.append(run._start(1)))
+    waiter.start()
+    waiter.join(timeout=1)
+    assert waiter.is_alive() and not got  # waits while the wide pass runs
+    run._end(True)
+    waiter.join(timeout=30)
+    assert got == [True]  # then alone in turn: wide
+    run._end(True)
+    assert not run._start(2)  # more than one input: its stream
+    assert not run._start(1)  # beside another pass: its stream
+    run._end(False)
+    run._end(False)
 
 
 def test_real_backend_left_truncation_and_raw_vectors(real_engine, reference_model):
