@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from embedhub.backends.base import LoadOptions
+from embedhub.backends.base import PASS, LoadOptions
 from embedhub.backends.graph import GraphBackend
 from embedhub.backends.graphcache import cached_graph, graph_key
 from embedhub.backends.onnx import eager_attention, token_embeddings_module
@@ -95,22 +95,23 @@ class _Runner:
     """One infer request per engine worker thread: a request is not shareable, a compiled
     model is, and requests on different streams run at once.
 
-    A pass of one input that starts while no other pass runs (a lone request on an idle
+    A pass the engine says is all the work there is (`PASS.alone`: a lone request on an idle
     server) runs on `wide`, the same graph compiled as one stream with every thread: on one
     thread of one stream it would leave the other cores idle while its client waits. The
-    vectors are the same, bit for bit (measured on 300 real texts of every length). Passes
-    that start meanwhile wait for it to end rather than share its cores: a thread pool
-    whose threads are descheduled stalls at every op. Under load a pass rarely holds one
-    input alone, so throughput keeps the one-thread streams."""
+    vectors are the same, bit for bit (measured on 300 real texts of every length). Only
+    then: a request of two inputs, split by the engine over both workers, ran slower as a
+    wide pass beside a one-thread pass (p50 1.2x, 2 shared cores), and two one-input passes
+    in turn on every thread took ~1.3x as long as side by side on one thread each. A pass
+    that starts while a wide one runs takes its own stream rather than wait. Under load a
+    pass is rarely alone, so throughput stays on the one-thread streams."""
 
     def __init__(self, model: Any, wide: Any = None) -> None:
         self.model = model
         self.wide = wide
         self.names = [port.any_name for port in model.inputs]
         self._local = threading.local()
-        self._turn = threading.Condition()
+        self._lock = threading.Lock()
         self._running = 0  # passes in progress
-        self._wide_running = False
         # One inference of each graph here, on the loading thread, before any worker runs
         # one. Why: the first infer() initialises statics in OpenVINO's Python binding
         # (pybind11's numpy API), and two workers doing that at once deadlocked the process:
@@ -125,12 +126,12 @@ class _Runner:
                 compiled_model.create_infer_request().infer(warm)
 
     def __call__(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        wide = self._start(len(next(iter(feeds.values()))))
+        wide = self._start(PASS.alone)
         try:
             request = self._request(wide)
             request.infer(feeds)
         finally:
-            self._end(wide)
+            self._end()
         # A view of the request's own buffer (this thread's alone): valid until this
         # thread's next call, and the pooling that reads it runs before then.
         return request.get_output_tensor(0).data
@@ -143,19 +144,13 @@ class _Runner:
             setattr(self._local, name, request)
         return request
 
-    def _start(self, rows: int) -> bool:
-        """Wait while a wide pass runs; True when this pass is to run wide."""
-        with self._turn:
-            while self._wide_running:
-                self._turn.wait()
-            wide = self.wide is not None and rows == 1 and self._running == 0
+    def _start(self, alone: bool) -> bool:
+        """Count this pass in; True when it is to run wide."""
+        with self._lock:
+            wide = self.wide is not None and alone and self._running == 0
             self._running += 1
-            self._wide_running = wide
             return wide
 
-    def _end(self, wide: bool) -> None:
-        with self._turn:
+    def _end(self) -> None:
+        with self._lock:
             self._running -= 1
-            if wide:
-                self._wide_running = False
-                self._turn.notify_all()
