@@ -79,17 +79,23 @@ def wrk(port: int, bodies: Path, clients: int, seconds: int) -> dict:
     return result
 
 
-def idle_p50_ms(port: int, texts: list[str], n: int = 50) -> float:
+def idle_p50_ms(port: int, texts: list[str], n: int = 50) -> tuple[float, float, float]:
+    """p50 of one short text at a time on an idle server, ms: as the client sees it, as the
+    server's middleware timed it (x-total-time) and the forward pass (x-inference-time).
+    The gaps say where the rest goes: the client and socket, or the framework."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    times = []
+    times, total, inference = [], [], []
     for i in range(n):
         body = json.dumps({"inputs": texts[i % len(texts)]})
         t0 = time.perf_counter()
         conn.request("POST", ROUTE, body, {"Content-Type": "application/json"})
-        conn.getresponse().read()
+        response = conn.getresponse()
+        response.read()
         times.append(time.perf_counter() - t0)
+        total.append(float(response.getheader("x-total-time", "nan")))
+        inference.append(float(response.getheader("x-inference-time", "nan")))
         time.sleep(0.02)  # idle between requests: no batching with a neighbour
-    return statistics.median(times) * 1000
+    return statistics.median(times) * 1000, statistics.median(total), statistics.median(inference)
 
 
 def reference_rate(texts: list[str]) -> float:
@@ -120,10 +126,13 @@ def bench(args, variant: str, texts: list[str], ref_rate: float, bodies: dict) -
             name = f"{runtime} {precision}"
             info = _info(args.port)
             wrk(args.port, bodies[1], args.concurrency, 3)  # warm-up
-            idle = idle_p50_ms(args.port, [t for t in texts if len(t) < 80] or texts)
+            idle, total, inference = idle_p50_ms(
+                args.port, [t for t in texts if len(t) < 80] or texts
+            )
             rows = [
                 f"{name:14} first start {first_s:5.1f} s, later start {start_s:4.1f} s to "
-                f"healthy, idle 1 short text p50 {idle:6.1f} ms"
+                f"healthy, idle 1 short text p50 {idle:6.1f} ms "
+                f"(server {total:.0f} ms, forward pass {inference:.0f} ms)"
             ]
             for per_request in (1, 32):
                 r = wrk(args.port, bodies[per_request], args.concurrency, args.seconds)

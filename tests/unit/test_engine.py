@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
+from embedhub.backends.base import PASS
 from embedhub.engine import Engine, EngineObserver, plan_workers
 from embedhub.engine.errors import EngineError
 from embedhub.engine.errors import EngineErrorKind as Kind
@@ -242,6 +243,41 @@ def test_idle_workers_share_one_large_request(backend):
     assert len(set(threads)) == 2
 
 
+def test_a_pass_is_alone_only_when_it_is_all_the_work(backend):
+    """The engine tells the backend (backends.base.PASS) when a pass is all the work there
+    is, one input with nothing else running or waiting: a runtime may then use every thread.
+    The halves of a two-input request split over both workers are not alone."""
+    e = Engine(backend, workers=2).start()
+    seen: list[tuple[int, bool]] = []
+    embed = backend.embed
+
+    def recording(texts, **kw):  # type: ignore[no-untyped-def]
+        seen.append((len(texts), PASS.alone))
+        return embed(texts, **kw)
+
+    backend.embed = recording
+    try:
+        deadline = time.monotonic() + 10
+        while e._idle < 2:  # both workers are waiting for input
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        e.embed_blocking(["one"], EmbedOptions())
+        assert seen == [(1, True)]
+        seen.clear()
+        backend.gate.clear()  # hold the first half, so both halves are handed out at once
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(e.embed_blocking, ["a b", "c d"], EmbedOptions())
+            while len(seen) < 2:
+                assert time.monotonic() < deadline, seen
+                time.sleep(0.01)
+            backend.gate.set()
+            pending.result(timeout=10)
+    finally:
+        backend.gate.set()
+        e.stop()
+    assert seen == [(1, False), (1, False)]
+
+
 def test_plan_workers():
     assert plan_workers(threads=2, workers=0) == (2, 1)
     assert plan_workers(threads=8, workers=0) == (2, 4)
@@ -261,7 +297,8 @@ def real_engine(model_dir):
 
     # As `embedhub serve` runs it: two workers calling one backend at once.
     workers, threads = plan_workers(threads=2)
-    backend = load_backend(ModelSpec(DEFAULT_MODEL_ID, str(model_dir)), threads=threads)
+    spec = ModelSpec(DEFAULT_MODEL_ID, str(model_dir))
+    backend = load_backend(spec, threads=threads, workers=workers)
     e = Engine(backend, max_batch_tokens=1024, max_concurrent_requests=64, workers=workers).start()
     yield e
     e.stop()
@@ -286,6 +323,31 @@ def test_real_backend_concurrent_requests_equal_reference(real_engine, reference
         assert result.token_counts == [
             min(len(reference_model.tokenizer(t)["input_ids"]), 256) for t in texts
         ]
+
+
+def test_openvino_runs_a_lone_pass_on_every_thread(real_engine, reference_model):
+    """The default runtime with two workers: a pass the engine says is alone takes the graph
+    compiled with every thread, with the same vectors; any other pass, or one that starts
+    while a wide one runs, takes its own one-thread stream."""
+    run = real_engine.backend._run
+    assert run.wide is not None
+    wide_passes = []
+    start = run._start
+    run._start = lambda alone: wide_passes.append(start(alone)) or wide_passes[-1]
+    try:
+        lone = asyncio.run(real_engine.embed(["Hi!"], EmbedOptions())).vectors
+        two = asyncio.run(real_engine.embed(["Hi!", "A longer text"], EmbedOptions())).vectors
+    finally:
+        run._start = start
+    assert wide_passes[0]
+    assert np.abs(lone - reference_model.encode(["Hi!"])).max() < 1e-5
+    assert np.abs(two - reference_model.encode(["Hi!", "A longer text"])).max() < 1e-5
+    assert run._start(True)  # alone: wide
+    assert not run._start(True)  # while a wide pass runs: its stream
+    run._end()
+    run._end()
+    assert not run._start(False)
+    run._end()
 
 
 def test_real_backend_left_truncation_and_raw_vectors(real_engine, reference_model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +11,17 @@ from typing import Any, Protocol
 import numpy as np
 
 from embedhub.types import ModelInfo, QualityGate, Token
+
+
+class PassContext(threading.local):
+    """What the engine knows about the forward pass the calling thread is about to run, for
+    a runtime that can use it. `alone`: the pass is all the work there is (one input, no
+    other pass running or waiting), so it may take every thread."""
+
+    alone: bool = False
+
+
+PASS = PassContext()
 
 
 class TokenCount(int):

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from embedhub.backends.base import Backend
+from embedhub.backends.base import PASS, Backend
 from embedhub.engine import tasks
 from embedhub.engine.batching import pick_batch, split_by_length
 from embedhub.engine.cache import EmbeddingCache
@@ -460,6 +460,8 @@ class Engine:
                     return
                 batch = self._take()
                 self.observer.queue_size(len(self._waiting))
+                others_idle = self._idle == self.workers - 1
+                PASS.alone = len(batch) == 1 and not self._waiting and others_idle
             self._run_batch(batch)
 
     def _take(self) -> list[Input]:
