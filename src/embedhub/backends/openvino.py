@@ -84,10 +84,14 @@ def compiled(xml: Path, options: LoadOptions) -> _Runner:
 
 
 def _config(streams: int, threads: int) -> dict[str, Any]:
+    # No CPU pinning: with two compiled models in one process OpenVINO pinned their streams'
+    # threads so that they shared cores, and 16 single-text clients got 74-80 texts/s
+    # against 91-98 with one model; unpinned, 95-97 (bench/serve.py, quiet 2-core box).
     return {
         "INFERENCE_PRECISION_HINT": "f32",
         "NUM_STREAMS": streams,
         "INFERENCE_NUM_THREADS": threads,
+        "ENABLE_CPU_PINNING": False,
     }
 
 
