@@ -84,9 +84,11 @@ def compiled(xml: Path, options: LoadOptions) -> _Runner:
 
 
 def _config(streams: int, threads: int) -> dict[str, Any]:
-    # No CPU pinning: with two compiled models in one process OpenVINO pinned their streams'
-    # threads so that they shared cores, and 16 single-text clients got 74-80 texts/s
-    # against 91-98 with one model; unpinned, 95-97 (bench/serve.py, quiet 2-core box).
+    # No CPU pinning: with two compiled models in one process and pinning on (the default),
+    # 16 single-text clients got 74-80 texts/s in 3 runs of bench/serve.py (quiet 2-core box);
+    # unpinned, 76-99 in 8 runs (mean 88.7) against 75-98 in 7 (mean 90.1) for one pinned
+    # model before. Runs of one build differ by up to 20% here, so pinning's cost is likely,
+    # not proven; unpinned, no throughput loss was measurable.
     return {
         "INFERENCE_PRECISION_HINT": "f32",
         "NUM_STREAMS": streams,
