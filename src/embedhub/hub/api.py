@@ -17,6 +17,7 @@ from embedhub.hub import commit as commits
 from embedhub.hub.commitbody import parse_body
 from embedhub.hub.gitrepo import GitRepo
 from embedhub.hub.lfs import is_lfs_path, lfs_rules
+from embedhub.hub.refcache import RefCache
 from embedhub.hub.pages import next_link, page_size
 from embedhub.hub.paths import (
     DEFAULT_BRANCH,
@@ -48,8 +49,14 @@ def revision_not_found(rid: RepoId, rev: str) -> EmbedhubError:
     )
 
 
+# One per process: its keys carry each repository's path.
+_REFS = RefCache()
+
+
 def resolve_rev(repo: GitRepo, rid: RepoId, rev: str) -> str:
-    sha = repo.resolve(revision(rev))
+    """The commit `rev` names in `repo`: git's answer, kept while the ref files it came from
+    are unchanged (hub/refcache.py), so a request naming a branch runs no git process."""
+    sha = _REFS.resolve(repo, revision(rev))
     if sha is None:
         raise revision_not_found(rid, rev)
     return sha

@@ -1,6 +1,7 @@
 """Branch and tag names resolved to commit ids without running git on every request.
 
-`git rev-parse NAME` costs a process start (milliseconds); a search answers in a few. Which
+`git rev-parse NAME` costs a process start (milliseconds), on every hub, viewer and search
+request that names a branch or tag (hub/api.py resolve_rev); a search answers in a few. Which
 commit a name means depends only on the ref files git consults for it: the loose files
 `NAME`, `refs/NAME`, `refs/tags/NAME`, `refs/heads/NAME`, `refs/remotes/NAME` and
 `refs/remotes/NAME/HEAD` (git's own lookup order) and `packed-refs`. Every way the hub moves

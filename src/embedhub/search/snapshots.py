@@ -14,11 +14,10 @@ from typing import Any
 
 from embedhub.cardmeta import CardMetaError, EmbeddingMeta, card_data_of, meta_from_card_data
 from embedhub.errors import EmbedhubError, Kind
-from embedhub.hub.api import revision_not_found
+from embedhub.hub.api import resolve_rev
 from embedhub.hub.blobs import repo_file
 from embedhub.hub.gitrepo import Entry
-from embedhub.hub.paths import RepoId, revision
-from embedhub.hub.refcache import RefCache
+from embedhub.hub.paths import RepoId
 from embedhub.hub.store import Hub
 from embedhub.search.files import FileCache
 from embedhub.search.layout import LayoutError, SplitLayout, layout
@@ -70,17 +69,13 @@ class Snapshots:
         self.keep = keep
         self._cache: OrderedDict[tuple[RepoId, str], Snapshot] = OrderedDict()
         self._lock = threading.Lock()
-        self.refs = RefCache()
 
-    def commit_of(self, rid: RepoId, rev: str) -> str:
-        commit = self.refs.resolve(self.hub.git(rid), revision(rev))
-        if commit is None:
-            raise revision_not_found(rid, rev)
-        return commit
+    def commit_of(self, rid: RepoId, revision: str) -> str:
+        return resolve_rev(self.hub.git(rid), rid, revision)
 
-    def get(self, rid: RepoId, rev: str) -> Snapshot:
+    def get(self, rid: RepoId, revision: str) -> Snapshot:
         """Call from a worker thread (git may run). The caller checked read permission."""
-        commit = self.commit_of(rid, rev)
+        commit = self.commit_of(rid, revision)
         key = (rid, commit)
         with self._lock:
             found = self._cache.get(key)
