@@ -17,7 +17,6 @@ from embedhub.hub import commit as commits
 from embedhub.hub.commitbody import parse_body
 from embedhub.hub.gitrepo import GitRepo
 from embedhub.hub.lfs import is_lfs_path, lfs_rules
-from embedhub.hub.refcache import RefCache
 from embedhub.hub.pages import next_link, page_size
 from embedhub.hub.paths import (
     DEFAULT_BRANCH,
@@ -30,6 +29,7 @@ from embedhub.hub.paths import (
     revision,
 )
 from embedhub.hub.paths import repo_type as parse_type
+from embedhub.hub.refcache import RefCache
 from embedhub.hub.store import Hub, not_found
 from embedhub.hub.web import (
     base_url,
