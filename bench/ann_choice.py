@@ -1,11 +1,16 @@
-"""Which approximate nearest-neighbour library backs large search indexes: usearch, faiss and
-hnswlib side by side on the same vectors, in one run, against exact search (numpy).
+"""Which approximate nearest-neighbour index backs large search indexes: usearch, faiss and
+hnswlib graphs, faiss IVF, and two code scans whose best candidates are rescored exactly (faiss
+PQ fast-scan with one 4-bit code per dimension pair, what embedhub uses, and one bit per
+dimension), side by side on the same vectors, in one run, against exact search (numpy).
 
-Prints per library: build seconds, query p50 (one query at a time, as the server asks), and
-recall@10 against exact top-10. Vectors are generated clustered (like real sentence
-embeddings, unlike uniform noise, on which no graph index does well) and L2-normalised.
+Prints per index: build seconds, query p50 (one query at a time, as the server asks), and
+recall@10 against exact top-10 (graphs and IVF as they answer; the code scans after rescoring,
+as embedhub.search.approx does). Vectors are generated clustered (like real sentence
+embeddings, unlike uniform noise, on which no graph index does well) and L2-normalised, or with
+--real, real embeddings of paragraphs of text.
 
-    .venv/bin/python bench/ann_choice.py [N=200000] [--dim 384] [--queries 200]
+    .venv/bin/python bench/ann_choice.py [N=200000] [--dim 384] [--queries 200] [--only TEXT]
+                                         [--real]
 
 A library that is not installed is skipped (only the chosen one is a dependency of embedhub).
 """
@@ -16,12 +21,15 @@ import argparse
 import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from vectors import clustered, exact_top, recall
+
+from embedhub.search.approx import pool
 
 K = 10
 
@@ -50,7 +58,7 @@ def try_usearch(data, queries, dtype):
 def try_faiss_hnsw(data, queries, fp16=False):
     import faiss
 
-    if fp16:  # what embedhub uses (embedhub.search.approx)
+    if fp16:  # what embedhub used before the one-bit codes
         index = faiss.IndexHNSWSQ(
             data.shape[1], faiss.ScalarQuantizer.QT_fp16, 32, faiss.METRIC_INNER_PRODUCT
         )
@@ -91,6 +99,47 @@ def try_faiss_ivf(data, queries, sq8=False):
     return build, p50, found
 
 
+def try_codes(data, queries, kind, candidates):
+    """A scan of compact codes, its best `candidates` rescored exactly from the float32 rows.
+    kind "pq": 4-bit product-quantizer codes per dimension pair (embedhub.search.approx);
+    "bits": one bit per dimension against its median (faiss IndexLSH)."""
+    import faiss
+
+    from embedhub.search.approx import subquantizers
+
+    dim = data.shape[1]
+    t = time.perf_counter()
+    if kind == "pq":
+        index = faiss.IndexPQFastScan(dim, subquantizers(dim), 4, faiss.METRIC_INNER_PRODUCT)
+    else:
+        index = faiss.IndexLSH(dim, dim, False, True)
+    index.train(data[:: max(1, len(data) // 50_000)])
+    index.add(data)
+    build = time.perf_counter() - t
+
+    def search(q):
+        _, ids = index.search(q[None], candidates)
+        cand = np.sort(ids[0][ids[0] >= 0])
+        return cand[np.argsort(-(data[cand] @ q))[:K]]
+
+    p50, found = _time_queries(search, queries)
+    return build, p50, found
+
+
+def real_vectors(n: int, queries: int) -> tuple[np.ndarray, np.ndarray]:
+    """Real embeddings: n + queries paragraphs of bench/corpus.py (cut to 300 characters)
+    embedded with the bundled model; the last `queries` are the queries."""
+    from corpus import real_texts
+    from sentence_transformers import SentenceTransformer
+
+    from embedhub.models import bundled_model_path
+
+    texts = [t[:300] for t in real_texts(n + queries)]
+    model = SentenceTransformer(str(bundled_model_path()), device="cpu")
+    out = model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
+    return out[:n].astype(np.float32), out[n:].astype(np.float32)
+
+
 def try_hnswlib(data, queries):
     import hnswlib
 
@@ -121,9 +170,20 @@ def main() -> None:
     ap.add_argument("n", nargs="?", type=int, default=200_000)
     ap.add_argument("--dim", type=int, default=384)
     ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--only", default="", help="run only the indexes whose name contains this")
+    ap.add_argument(
+        "--real",
+        action="store_true",
+        help="real embeddings of N paragraphs (embedded first: minutes) instead of generated "
+        "vectors; the codes then rescore the best 0.1%% and 0.4%% of rows (1,000 and 4,000 of "
+        "1M), since a fixed 1,000 of a small set would find everything",
+    )
     args = ap.parse_args()
     _one_thread()
-    data, queries = clustered(args.n, args.dim, args.queries)
+    if args.real:
+        data, queries = real_vectors(args.n, args.queries)
+    else:
+        data, queries = clustered(args.n, args.dim, args.queries)
     t = time.perf_counter()
     truth = exact_top(data, queries, K)
     exact_ms = (time.perf_counter() - t) / len(queries) * 1000
@@ -141,8 +201,17 @@ def main() -> None:
         "faiss IVF-SQ8 (sqrt(n) lists, 1/16)": lambda: try_faiss_ivf(data, queries, True),
         "hnswlib (M=16, ef=64)": lambda: try_hnswlib(data, queries),
     }
-    print(f"{'library':34} {'build s':>8} {'p50 ms':>7} {'recall@10':>9}")
+    shares = (0.001, 0.004) if args.real else (pool(K) / args.n,)
+    for share in shares:
+        count = max(K, int(args.n * share))
+        for kind, label in (("pq", "faiss PQ 4-bit/pair"), ("bits", "faiss 1 bit/dim")):
+            candidates[f"{label} + rescore {count}"] = partial(
+                try_codes, data, queries, kind, count
+            )
+    print(f"{'index':34} {'build s':>8} {'p50 ms':>7} {'recall@10':>9}")
     for name, run in candidates.items():
+        if args.only not in name:
+            continue
         try:
             build, p50, found = run()
         except ImportError:

@@ -152,8 +152,9 @@ def test_queries_arriving_together_share_one_scan(tmp_path: Path) -> None:
 
 def test_approximate_recall_against_exact(tmp_path: Path) -> None:
     """The recall the approximate index gives on embedding-like vectors (quality, not speed:
-    a deterministic number, measured here on a small set; bench/search.py measures 1M)."""
-    data, queries = clustered(20_000, 64, 200, seed=6)
+    a deterministic number, measured here on a small set; bench/search.py measures 1M). 384
+    dimensions, as the bundled model gives: one bit per dimension needs real dimensions."""
+    data, queries = clustered(20_000, 384, 200, seed=6)
     view = open_view(tmp_path / "view", [_vectors(tmp_path, data)])
     indexes = Indexes(tmp_path / "idx", SearchSettings())
     indexes._approx[(view.folder, "embedding")] = _built(view, tmp_path)
@@ -188,6 +189,31 @@ def test_large_split_is_answered_exactly_while_its_index_builds(tmp_path: Path) 
     assert later.method == "approximate"
     assert later.ids.tolist() == first.ids.tolist()
     assert (view.folder / "approx-0.faiss").exists()
+    indexes.close()
+
+
+def test_index_of_an_older_kind_is_built_again(tmp_path: Path) -> None:
+    """A complete index file of another kind (the HNSW graph earlier versions built, with a
+    good sidecar) is neither served nor a lasting failure: the builder replaces it."""
+    import faiss
+
+    from embedhub.search.artefacts import publish
+
+    data, queries = clustered(3000, 32, 1, seed=9)
+    view = open_view(tmp_path / "view", [_vectors(tmp_path, data)])
+    old = faiss.IndexHNSWFlat(32, 8, faiss.METRIC_INNER_PRODUCT)
+    old.add(data)
+    tmp = tmp_path / "old.tmp"
+    faiss.write_index(old, str(tmp))
+    final = view.folder / "approx-0.faiss"
+    publish(tmp, final, {"column": "embedding", "rows": len(data)})
+    indexes = Indexes(tmp_path / "idx", SearchSettings(approx_threshold=1000))
+    assert indexes.nearest(view, "embedding", queries[0], 5).method == "exact"
+    assert indexes.wait_idle(300)
+    later = indexes.nearest(view, "embedding", queries[0], 5)
+    assert later.method == "approximate"
+    assert later.ids.tolist() == exact_top(data, queries, 5)[0].tolist()
+    assert isinstance(approx.load(final, len(data)).index, faiss.IndexPQFastScan)
     indexes.close()
 
 

@@ -50,7 +50,6 @@ class SearchSettings:
     superseded_grace_s: float = 60.0
     # Any folder unused this long is removed (it is rebuilt if asked for again).
     unused_ttl_s: float = 7 * 24 * 3600.0
-    oversample: int = 4  # approximate candidates per wanted row, rescored exactly
     keep_open: int = 16  # views kept open in memory
     cleanup_every_s: float = 300.0
 
@@ -178,7 +177,7 @@ class Indexes:
         n = vec.matrix.shape[0]
         index = self._approx.get((view.folder, column))
         if index is not None:
-            want = min(n, max(k * self.settings.oversample, 40))
+            want = min(n, approx.pool(k))
             cand = index.candidates(q, want)
             cand = cand[(cand >= 0) & (cand < n)]
             ids, scores = best(scores_of(vec, cand, q), cand, k)
@@ -204,35 +203,43 @@ class Indexes:
     def _load_or_build_approx(self, view: View, column: str) -> None:
         number = list(view.vectors).index(column)  # as the vectors-N.npy files are numbered
         final = view.folder / f"approx-{number}.faiss"
-        if verified(final) is None:
-            tmp = temp_path(final)
-            started = time.perf_counter()
-            self.metrics.build_started()
-            try:
-                approx.build(
-                    view.vectors[column],
-                    tmp,
-                    threads=self.settings.build_threads,
-                    progress=self.metrics.build_progress,
-                )
-                publish(tmp, final, {"column": column, "rows": view.num_rows})
-                self.metrics.build_finished(time.perf_counter() - started, ok=True)
-                log.info(
-                    "approximate index of %s built in %.1fs",
-                    view.folder,
-                    time.perf_counter() - started,
-                )
-            except BaseException:
-                self.metrics.build_finished(time.perf_counter() - started, ok=False)
-                raise
-            finally:
-                tmp.unlink(missing_ok=True)
-        try:
+        index = self._saved_approx(final, view.num_rows)
+        if index is None:
+            self._build_approx(view, column, final)
             index = approx.load(final, view.num_rows)
-        except ValueError:
-            discard(final)  # unreadable despite its checksum: next query builds it again
-            raise
         self._approx[(view.folder, column)] = index
+
+    def _saved_approx(self, final: Path, rows: int) -> approx.ApproxIndex | None:
+        if verified(final) is None:
+            return None
+        try:
+            return approx.load(final, rows)
+        except ValueError as exc:  # complete but not usable (an older kind): build anew
+            log.warning("rebuilding the approximate index: %s", exc)
+            discard(final)
+            return None
+
+    def _build_approx(self, view: View, column: str, final: Path) -> None:
+        tmp = temp_path(final)
+        started = time.perf_counter()
+        self.metrics.build_started()
+        try:
+            approx.build(
+                view.vectors[column],
+                tmp,
+                threads=self.settings.build_threads,
+                progress=self.metrics.build_progress,
+            )
+            publish(tmp, final, {"column": column, "rows": view.num_rows})
+            self.metrics.build_finished(time.perf_counter() - started, ok=True)
+            log.info(
+                "approximate index of %s built in %.1fs", view.folder, time.perf_counter() - started
+            )
+        except BaseException:
+            self.metrics.build_finished(time.perf_counter() - started, ok=False)
+            raise
+        finally:
+            tmp.unlink(missing_ok=True)
 
     # --- removing what is not used -------------------------------------------------------
     def _note_latest(self, latest_for: tuple, folder: Path) -> None:
