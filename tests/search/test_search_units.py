@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -148,6 +150,36 @@ def test_queries_arriving_together_share_one_scan(tmp_path: Path) -> None:
     truth = exact_top(data, queries, 5)
     assert [f.tolist() for f in found] == truth.tolist()
     assert scanner.scans < len(queries)  # some queries waited for another's scan
+
+
+def test_a_query_returns_after_its_own_scan_while_others_keep_arriving(tmp_path: Path) -> None:
+    """The thread that scans for everyone hands the lead on: a new query arrives during every
+    scan, yet the first caller returns after the one scan that answered it."""
+    data, queries = clustered(2000, 16, 6, seed=12)
+    vec = open_view(tmp_path / "view", [_vectors(tmp_path, data)]).vectors["embedding"]
+    scanned_by: list[int] = []
+    arrivals: list[threading.Thread] = []
+    truth = exact_top(data, queries, 3)
+
+    class Busy(ExactScanner):
+        def _answer(self, batch, vec, prefilter):
+            scanned_by.append(threading.get_ident())
+            if len(arrivals) < 5:  # someone arrives while this scan runs
+                q = unit(queries[len(arrivals) + 1])
+                arrivals.append(threading.Thread(target=self.search, args=(vec, q, 3)))
+                arrivals[-1].start()
+                while not self._waiting.get(id(vec.matrix)):
+                    time.sleep(0.001)
+            super()._answer(batch, vec, prefilter)
+
+    scanner = Busy()
+    ids, _ = scanner.search(vec, unit(queries[0]), 3)
+    assert ids.tolist() == truth[0].tolist()
+    assert scanned_by.count(threading.get_ident()) == 1
+    for t in arrivals:
+        t.join(60)
+    assert not any(t.is_alive() for t in arrivals)
+    assert len(scanned_by) == 1 + len(arrivals)  # each later arrival had a scan of its own
 
 
 def test_approximate_recall_against_exact(tmp_path: Path) -> None:
