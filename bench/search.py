@@ -117,10 +117,16 @@ def exact_part(srv, token: str, work: Path, rows: int, queries: int) -> float:
     return s
 
 
+def rss_gib(srv) -> float:
+    return psutil.Process(srv.proc.pid).memory_info().rss / 2**30
+
+
 def approx_part(srv, token: str, work: Path, rows: int, clients: int, queries: int) -> None:
     data, qs = clustered(rows, 384, queries, seed=2)
     write_dataset(work / "approx", data)
+    before = rss_gib(srv)
     push(srv, token, work / "approx", "bench/approx")
+    print(f"server RSS before the 1M push {before:.2f} GiB, after it {rss_gib(srv):.2f} GiB")
     truth = exact_top(data, qs, 10)
     del data
     started = time.perf_counter()
@@ -128,7 +134,8 @@ def approx_part(srv, token: str, work: Path, rows: int, clients: int, queries: i
     assert first.status_code == 200, first.text
     print(
         f"approximate, {rows:,} x 384: first query {time.perf_counter() - started:.1f} s "
-        f"(opens the split: rows + float32 matrix), method {first.headers['X-Search-Method']}"
+        f"(opens the split: rows + float32 matrix), method {first.headers['X-Search-Method']}; "
+        f"server RSS {rss_gib(srv):.2f} GiB"
     )
     latencies, errors, stop = [], [], threading.Event()
 
@@ -155,6 +162,9 @@ def approx_part(srv, token: str, work: Path, rows: int, clients: int, queries: i
     for t in threads:
         t.join()
     print(
+        f"  server RSS after the build (exact scans read the whole matrix) {rss_gib(srv):.2f} GiB"
+    )
+    print(
         f"  during the build: {clients} clients, {len(latencies)} requests, {len(errors)} "
         f"errors, slowest {max(latencies):.2f} s, p50 {p50_ms(latencies):.0f} ms "
         "(target: no error, none over 2 s)"
@@ -170,7 +180,7 @@ def approx_part(srv, token: str, work: Path, rows: int, clients: int, queries: i
         vec_s.append(seconds)
         found.append([x["row_idx"] for x in r.json()["rows"]])
     text_s = [ask(srv, dataset="bench/approx", query=t, k=10)[0] for t in text_queries(queries)]
-    rss = psutil.Process(srv.proc.pid).memory_info().rss / 2**30
+    rss = rss_gib(srv)
     print(
         f"  approximate p50: text query {p50_ms(text_s):.1f} ms, vector query "
         f"{p50_ms(vec_s):.1f} ms (target < 10); recall@10 vs exact "
@@ -188,18 +198,23 @@ def _metric(srv, name: str) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--exact-rows", type=int, default=100_000)
+    ap.add_argument("--exact-rows", type=int, default=100_000, help="0: skip")
     ap.add_argument("--approx-rows", type=int, default=1_000_000, help="0: skip")
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--queries", type=int, default=100)
     args = ap.parse_args()
-    threshold = int(np.sqrt(args.exact_rows * max(args.approx_rows, args.exact_rows * 2)))
+    # Between the two sizes: the exact part stays exact, the approximate part gets its index.
+    threshold = int(
+        np.sqrt(max(args.exact_rows, 1000) * max(args.approx_rows, args.exact_rows * 2))
+    )
     with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
         work = Path(tmp)
         srv = start_server(work / "home", "--search-approx-threshold", str(threshold))
         try:
             token = srv.token("bench")
-            exact_part(srv, token, work, args.exact_rows, args.queries)
+            print(f"server RSS after start {rss_gib(srv):.2f} GiB")
+            if args.exact_rows:  # 0: the approximate part alone
+                exact_part(srv, token, work, args.exact_rows, args.queries)
             if args.approx_rows:  # 0: the exact part alone
                 approx_part(srv, token, work, args.approx_rows, args.clients, args.queries)
         finally:
