@@ -3,8 +3,6 @@ Both take a list of texts and give back an (n, d) float32 array in the same orde
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +13,7 @@ import numpy as np
 import requests
 
 from embedhub.bulk.errors import BulkError
+from embedhub.memory import release_freed_memory
 from embedhub.types import EMBEDDING, EmbedOptions, ModelSpec
 
 if TYPE_CHECKING:
@@ -81,29 +80,13 @@ class LocalEmbedder:
 
     def embed(self, texts: list[str]) -> np.ndarray:
         vectors = self.engine.embed_blocking(texts, EmbedOptions(use_cache=False)).vectors
-        _release_freed_memory()
+        # Every batch has other tensor shapes, and glibc keeps the freed blocks of each in its
+        # arenas: without this RSS creeps up with input size.
+        release_freed_memory()
         return vectors
 
     def close(self) -> None:
         self.engine.stop()
-
-
-def _release_freed_memory() -> None:
-    """Hand freed heap back to the OS. Every batch has other tensor shapes, and glibc keeps
-    the freed blocks of each in its arenas, so without this RSS creeps up with input size."""
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-def _libc():
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return libc if hasattr(libc, "malloc_trim") else None
-    except OSError:  # not glibc (macOS, musl): nothing to trim
-        return None
-
-
-_LIBC = _libc()
 
 
 class RemoteEmbedder:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from embedhub.memory import release_freed_memory
 from embedhub.search import approx, prefilter
 from embedhub.search.artefacts import (
     discard,
@@ -129,6 +130,7 @@ class Indexes:
             if folder.exists():  # what a build killed earlier left behind
                 remove_stale_temps(folder, pid_alive)
             view = open_view(folder, paths())
+            release_freed_memory(arrow=True)  # reading the Parquet files peaked far above this
             filters = self._prefilters_of(view)
             self.metrics.view_opened(time.perf_counter() - started)
             self._mark_used(folder, force=True)
