@@ -66,13 +66,15 @@ class XetStore:
         return self.index.has_xorb(h)
 
     def add_xorb(self, tmp: Path, expected: bytes) -> bool:
-        """Validate the xorb in `tmp` and store it; False when it was already stored. The temp
-        file is consumed either way; FormatError (nothing stored) when it is not valid."""
+        """Validate the xorb in `tmp` (written and closed) and store it; False when it was
+        already stored. The temp file is consumed either way; FormatError (nothing stored) when
+        it is not valid."""
         try:
             if self.index.has_xorb(expected):
                 return False
             with open(tmp, "rb") as f:
                 info = xorb.validate(f, expected)
+                os.fsync(f.fileno())  # on disk before it is renamed into place
             with self._lock():
                 if self.index.has_xorb(expected):
                     return False
