@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
-from embedhub.xet import compression, hashes, shard, upload, xorb
+from embedhub.xet import compression, hashes, reader, shard, upload, xorb
 from embedhub.xet.errors import FormatError, MissingError
 from embedhub.xet.store import XetStore
 
@@ -147,3 +148,43 @@ def test_global_dedup_answers_with_keyed_hashes_of_related_xorbs(store):
     listed = {c.hash for x in parsed.xorbs for c in x.chunks}
     assert hashes.keyed(first_chunk, key) in listed and first_chunk not in listed
     assert store.dedup_answer(b"\x07" * 32, key) is None
+
+
+def _floats(n: int, seed: int) -> bytes:
+    # Floats of a few values: their chunks really are compressed (LZ4 or BG4).
+    return np.random.default_rng(seed).integers(0, 4, n).astype(np.float32).tobytes()
+
+
+def test_read_ahead_gives_a_file_in_order(store):
+    content = _floats(160_000, 0)  # ~10 chunks, 3 to a xorb: several terms
+    up = _upload(store, content, chunks_per_xorb=3, scheme=compression.BG4_LZ4)
+    record = store.file(up.entry.hash)
+    assert len(record.terms) > 2
+    with ThreadPoolExecutor(2) as pool:
+        for piece, ahead in ((1, 1), (2, 3), (5, 2), (64, 4)):
+            parts = reader.read_ahead(
+                record, store.index.xorb, store.chunks, pool, piece=piece, ahead=ahead
+            )
+            assert b"".join(parts) == content, (piece, ahead)
+
+
+def test_a_shard_of_several_multi_xorb_files_checks_each_sha256(store):
+    ups = [upload.prepare(_floats(160_000, seed), chunks_per_xorb=3) for seed in (1, 2, 3)]
+    for up in ups:
+        _put_xorbs(store, up)
+    listings = [x for up in ups for x in up.listings]
+    # The third file claims the sha256 of its own bytes with the halves swapped: every byte
+    # is there, in the wrong order, which only an in-order hash of the file notices.
+    third = _floats(160_000, 3)
+    swapped = third[len(third) // 2 :] + third[: len(third) // 2]
+    entry = ups[2].entry
+    bad = shard.FileEntry(
+        entry.hash, entry.terms, hashes.from_hex(hashlib.sha256(swapped).hexdigest())
+    )
+    _refused(
+        store, shard.build([ups[0].entry, ups[1].entry, bad], listings, footer=False), "not the"
+    )
+    assert all(store.file(up.entry.hash) is None for up in ups)
+    store.register(shard.parse(shard.build([up.entry for up in ups], listings, footer=False)))
+    for seed, up in zip((1, 2, 3), ups, strict=True):
+        assert b"".join(store.read(store.file(up.entry.hash))) == _floats(160_000, seed)

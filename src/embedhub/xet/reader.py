@@ -4,11 +4,14 @@ themselves, produced chunk by chunk so a file of any size is never whole in memo
 
 `plan` answers the reconstruction API (terms trimmed to whole chunks around the range, and how
 many bytes of the first one to skip); `read` streams the bytes, for the plain-HTTP download of
-a file stored through Xet (resolve, and git-lfs)."""
+a file stored through Xet (resolve, and git-lfs); `read_ahead` gives the same bytes of a whole
+file while another thread unpacks what comes next (the store hashes files with it)."""
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 
 from embedhub.xet.errors import NotFoundError
@@ -95,3 +98,41 @@ def read(
                 yield data
             if left == 0:
                 return
+
+
+def read_ahead(
+    record: FileRecord,
+    lookup: XorbLookup,
+    chunks: Callable[[Slice], Iterator[bytes]],
+    pool: Executor,
+    *,
+    piece: int = 64,
+    ahead: int = 4,
+) -> Iterator[bytes]:
+    """The whole file's bytes in order, as `read` gives them, while `pool` unpacks the next
+    `ahead` pieces of up to `piece` chunks (so at most ~(ahead + 1) * piece * 128 KiB are in
+    memory). Unpacking (LZ4 and byte regrouping) and what the caller does with the bytes
+    (sha256) release the GIL, so the two run on two cores at once."""
+    if record.size == 0:
+        return
+    slices, _ = plan(record, lookup, 0, record.size - 1)
+    todo = (
+        Slice(s.xorb, start, min(start + piece, s.end))
+        for s in slices
+        for start in range(s.start, s.end, piece)
+    )
+
+    def unpack(part: Slice) -> list[bytes]:
+        return list(chunks(part))
+
+    queue: deque[Future[list[bytes]]] = deque()
+    try:
+        for part in todo:
+            queue.append(pool.submit(unpack, part))
+            if len(queue) > ahead:
+                yield from queue.popleft().result()
+        while queue:
+            yield from queue.popleft().result()
+    finally:
+        for waiting in queue:
+            waiting.cancel()

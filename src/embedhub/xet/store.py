@@ -16,6 +16,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,12 @@ from embedhub.xet.shard import build as build_shard
 # A global dedup answer lists at most this many xorbs (~50 kB each in the shard).
 DEDUP_ANSWER_XORBS = 64
 DEDUP_ANSWER_TTL = 24 * 3600
+# The sha256 check of a registered file is where the client only waits (15-20% of a Xet
+# upload's wall time). One thread unpacks the file's chunks (read, LZ4, BG4) while the
+# registering thread hashes them; both release the GIL in their C work, so on an idle second
+# core the check takes about the unpacking time instead of the sum. Two unpacking threads were
+# no faster on this 2-core box and used more CPU (GIL hand-offs): bench/xet_register.py.
+UNPACK_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,7 @@ class XetStore:
         # Uploads in flight live in tmp/ (xorb-*); the hub's startup sweep removes what a
         # killed server left there.
         self.index = Index(root / "index.sqlite")
+        self._unpackers = ThreadPoolExecutor(UNPACK_THREADS, thread_name_prefix="xet-unpack")
 
     @contextmanager
     def _lock(self) -> Iterator[None]:
@@ -66,13 +74,15 @@ class XetStore:
         return self.index.has_xorb(h)
 
     def add_xorb(self, tmp: Path, expected: bytes) -> bool:
-        """Validate the xorb in `tmp` and store it; False when it was already stored. The temp
-        file is consumed either way; FormatError (nothing stored) when it is not valid."""
+        """Validate the xorb in `tmp` (written and closed) and store it; False when it was
+        already stored. The temp file is consumed either way; FormatError (nothing stored) when
+        it is not valid."""
         try:
             if self.index.has_xorb(expected):
                 return False
             with open(tmp, "rb") as f:
                 info = xorb.validate(f, expected)
+                os.fsync(f.fileno())  # on disk before it is renamed into place
             with self._lock():
                 if self.index.has_xorb(expected):
                     return False
@@ -136,7 +146,7 @@ class XetStore:
 
     def _check_sha256(self, record: FileRecord) -> None:
         digest = hashlib.sha256()
-        for data in self.read(record):
+        for data in reader.read_ahead(record, self.index.xorb, self.chunks, self._unpackers):
             digest.update(data)
         if digest.hexdigest() != record.sha256:
             raise FormatError(
