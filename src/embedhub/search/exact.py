@@ -148,11 +148,14 @@ def scan(vec: Vectors, queries: np.ndarray, k: int) -> list[tuple[np.ndarray, np
     found: list[tuple[list[np.ndarray], list[np.ndarray]]] = [([], []) for _ in queries]
     for start in range(0, n, CHUNK):
         block = np.asarray(vec.matrix[start : start + CHUNK])
-        s = (block @ queries.T) * vec.scale[start : start + CHUNK, None]
+        m = len(block)
+        # One row of scores per query (contiguous: a column of a rows x queries product is a
+        # strided read per query), and each row's k-th best found for all queries in one call.
+        s = (queries @ block.T) * vec.scale[start : start + m]
         s = np.nan_to_num(s, nan=-np.inf)
-        ids = np.arange(start, start + len(block))
-        for j in range(len(queries)):
-            top_ids, top_s = best(s[:, j], ids, k)
-            found[j][0].append(top_ids)
-            found[j][1].append(top_s)
+        kth = np.partition(s, m - k, axis=1)[:, m - k] if m > k else None
+        for j, row in enumerate(s):
+            keep = np.arange(m) if kth is None else np.flatnonzero(row >= kth[j])  # ties too
+            found[j][0].append(keep + start)
+            found[j][1].append(row[keep])
     return [best(np.concatenate(s), np.concatenate(i), k) for i, s in found]
