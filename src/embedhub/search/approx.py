@@ -70,20 +70,13 @@ def build(vec: Vectors, dest: Path, *, threads: int, progress: Callable[[float],
     faiss.omp_set_num_threads(threads)  # this thread's builds only
     n = vec.matrix.shape[0]
     index = faiss.IndexPQFastScan(vec.dim, subquantizers(vec.dim), 4, faiss.METRIC_INNER_PRODUCT)
-    index.train(_unit(vec, slice(0, n, max(1, n // SAMPLE))))
+    # Odd rows (non-finite) come zeroed: no NaN reaches training; rescoring ranks them last.
+    index.train(vec.units(slice(0, n, max(1, n // SAMPLE)))[0])
     for start in range(0, n, CHUNK):
         stop = min(start + CHUNK, n)
-        index.add(_unit(vec, slice(start, stop)))
+        index.add(vec.units(slice(start, stop))[0])
         progress(stop / n)
     faiss.write_index(index, str(dest))
-
-
-def _unit(vec: Vectors, rows: slice) -> np.ndarray:
-    block = np.asarray(vec.matrix[rows], np.float32) * vec.scale[rows, None]
-    # A missing or non-finite vector (scale 0, NaN) gets neutral zeros: no NaN reaches the
-    # quantizer's training, and exact rescoring ranks such a row last anyway.
-    np.nan_to_num(block, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-    return np.ascontiguousarray(block, np.float32)
 
 
 def load(path: Path, rows: int) -> ApproxIndex:

@@ -40,7 +40,6 @@ CHUNK = 32768  # rows encoded at once: a bounded normalised copy
 PROBE = 64  # first-pass results per query (per shard), at least ...
 PROBE_PER_K = 8  # ... and this many per wanted row
 MAX_PROBE_SHARE = 8  # past n / this, the full scan is cheaper: give up
-HUGE = 1e30  # a row norm above this may overflow a float32 dot product
 # The codes are cut into row ranges scanned by that many threads at once (faiss scans one
 # query on one thread): splits this big or bigger get one shard per core, up to two.
 SHARD_ROWS = 50_000
@@ -140,7 +139,7 @@ def build(vec: Vectors, shards: int | None = None) -> Prefilter:
     # those of all rows, so no value is clamped.
     low, high = np.full(dim, np.inf, np.float32), np.full(dim, -np.inf, np.float32)
     for rows in _chunks(0, n):
-        u, _ = _units(vec, rows)
+        u, _ = vec.units(slice(rows[0], rows[-1] + 1))
         low, high = np.minimum(low, u.min(axis=0)), np.maximum(high, u.max(axis=0))
     trained.train(np.stack([low, high]))
     slack = 1e-4 + dim * 2.0**-22
@@ -151,7 +150,7 @@ def build(vec: Vectors, shards: int | None = None) -> Prefilter:
     for start, stop in zip(bounds, bounds[1:], strict=False):
         index = faiss.clone_index(trained)
         for rows in _chunks(start, stop):
-            u, bad = _units(vec, rows)
+            u, bad = vec.units(slice(rows[0], rows[-1] + 1))
             codes = index.sa_encode(u)
             index.add_sa_codes(codes)
             # float32 is enough: its relative error (~dim * 2^-24) is far inside the slack
@@ -165,15 +164,3 @@ def build(vec: Vectors, shards: int | None = None) -> Prefilter:
 def _chunks(start: int, stop: int):
     for at in range(start, stop, CHUNK):
         yield np.arange(at, min(stop, at + CHUNK))
-
-
-def _units(vec: Vectors, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(the rows' unit vectors with odd rows zeroed, which rows are odd)."""
-    x = np.asarray(vec.matrix[rows[0] : rows[-1] + 1], np.float32)  # rows: a range
-    scale = np.asarray(vec.scale[rows[0] : rows[-1] + 1], np.float32)
-    with np.errstate(all="ignore"):
-        u = x * scale[:, None]
-        norms = np.linalg.norm(x.astype(np.float64), axis=1)
-    bad = ~np.isfinite(u).all(axis=1) | ~(norms < HUGE) | ~np.isfinite(scale)
-    u[bad] = 0
-    return np.ascontiguousarray(u), bad

@@ -23,6 +23,7 @@ ROWS = "rows.arrow"
 BATCH = 4096
 SLICED_TAKE = 256  # up to this many rows are taken slice by slice (see View.take)
 EPS = 1e-12  # what torch.nn.functional.normalize (and so semantic_search) divides by at least
+HUGE = 1e30  # a row norm above this may overflow a float32 dot product
 
 
 class ViewError(ValueError):
@@ -63,6 +64,19 @@ class Vectors:
     @property
     def dim(self) -> int:
         return self.matrix.shape[1]
+
+    def units(self, rows: slice) -> tuple[np.ndarray, np.ndarray]:
+        """(the rows' unit vectors, contiguous float32, with odd rows zeroed; which rows are
+        odd: non-finite values, or a norm that may overflow a float32 dot product). What the
+        exact first pass encodes (its error bound relies on it) and the approximate index."""
+        x = np.asarray(self.matrix[rows], np.float32)
+        scale = np.asarray(self.scale[rows], np.float32)
+        with np.errstate(all="ignore"):
+            u = x * scale[:, None]
+            norms = np.linalg.norm(x.astype(np.float64), axis=1)
+        bad = ~np.isfinite(u).all(axis=1) | ~(norms < HUGE) | ~np.isfinite(scale)
+        u[bad] = 0
+        return np.ascontiguousarray(u), bad
 
 
 class View:
