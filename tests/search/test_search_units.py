@@ -245,7 +245,9 @@ def test_index_of_an_older_kind_is_built_again(tmp_path: Path) -> None:
     later = indexes.nearest(view, "embedding", queries[0], 5)
     assert later.method == "approximate"
     assert later.ids.tolist() == exact_top(data, queries, 5)[0].tolist()
-    assert isinstance(approx.load(final, len(data)).index, faiss.IndexPQFastScan)
+    parts = approx.load(final, len(data)).parts
+    assert len(parts) == approx.PARTS
+    assert all(isinstance(p, faiss.IndexPQFastScan) for p in parts)
     indexes.close()
 
 

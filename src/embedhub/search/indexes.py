@@ -16,6 +16,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -65,10 +66,15 @@ class SplitKey:
 
     @property
     def content(self) -> str:
-        return hashlib.sha256("\n".join(self.oids).encode()).hexdigest()[:32]
+        return _content_id(self.oids)
 
     def folder(self, root: Path) -> Path:
         return root / f"{self.repo_type}s" / self.namespace / self.name / self.content
+
+
+@lru_cache(maxsize=1024)  # a key is made per query: hash its files' ids once, not each time
+def _content_id(oids: tuple[str, ...]) -> str:
+    return hashlib.sha256("\n".join(oids).encode()).hexdigest()[:32]
 
 
 @dataclass
@@ -181,7 +187,10 @@ class Indexes:
             want = min(n, approx.pool(k))
             cand = index.candidates(q, want)
             cand = cand[(cand >= 0) & (cand < n)]
-            ids, scores = best(scores_of(vec, cand, q), cand, k)
+            # Rescored in two halves at once: gathering 2,000 scattered rows waits on memory.
+            halves = np.array_split(cand, 2)
+            scores = approx.in_parallel(lambda j: scores_of(vec, halves[j], q), range(2))
+            ids, scores = best(np.concatenate(scores), cand, k)
             self.metrics.query("approximate")
             return Result(ids, scores, "approximate", n)
         if n >= self.settings.approx_threshold:
