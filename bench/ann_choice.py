@@ -99,10 +99,10 @@ def try_faiss_ivf(data, queries, sq8=False):
     return build, p50, found
 
 
-def try_codes(data, queries, kind, candidates):
+def try_codes(data, queries, kind, candidates, per_code=0):
     """A scan of compact codes, its best `candidates` rescored exactly from the float32 rows.
-    kind "pq": a 4-bit product-quantizer code per 4 dimensions (embedhub.search.approx);
-    "bits": one bit per dimension against its median (faiss IndexLSH)."""
+    kind "pq": a 4-bit product-quantizer code per 4 dimensions (embedhub.search.approx), or
+    per `per_code` dimensions; "bits": one bit per dimension against its median (IndexLSH)."""
     import faiss
 
     from embedhub.search.approx import subquantizers
@@ -110,7 +110,8 @@ def try_codes(data, queries, kind, candidates):
     dim = data.shape[1]
     t = time.perf_counter()
     if kind == "pq":
-        index = faiss.IndexPQFastScan(dim, subquantizers(dim), 4, faiss.METRIC_INNER_PRODUCT)
+        codes = dim // per_code if per_code else subquantizers(dim)
+        index = faiss.IndexPQFastScan(dim, codes, 4, faiss.METRIC_INNER_PRODUCT)
     else:
         index = faiss.IndexLSH(dim, dim, False, True)
     index.train(data[:: max(1, len(data) // 50_000)])
@@ -204,9 +205,16 @@ def main() -> None:
     shares = (0.001, 0.002, 0.004) if args.real else (pool(K) / args.n,)
     for share in shares:
         count = max(K, int(args.n * share))
-        for kind, label in (("pq", "faiss PQ 4 bits/4 dims"), ("bits", "faiss 1 bit/dim")):
+        for kind, label, per_code in (
+            ("pq", "faiss PQ 4 bits/4 dims", 0),
+            ("pq", "faiss PQ 4 bits/6 dims", 6),  # smaller codes: faster scans, worse ranks
+            ("pq", "faiss PQ 4 bits/8 dims", 8),
+            ("bits", "faiss 1 bit/dim", 0),
+        ):
+            if per_code and args.dim % per_code:
+                continue
             candidates[f"{label} + rescore {count}"] = partial(
-                try_codes, data, queries, kind, count
+                try_codes, data, queries, kind, count, per_code
             )
     print(f"{'index':34} {'build s':>8} {'p50 ms':>7} {'recall@10':>9}")
     for name, run in candidates.items():

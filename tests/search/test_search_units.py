@@ -152,34 +152,49 @@ def test_queries_arriving_together_share_one_scan(tmp_path: Path) -> None:
     assert scanner.scans < len(queries)  # some queries waited for another's scan
 
 
-def test_a_query_returns_after_its_own_scan_while_others_keep_arriving(tmp_path: Path) -> None:
-    """The thread that scans for everyone hands the lead on: a new query arrives during every
-    scan, yet the first caller returns after the one scan that answered it."""
-    data, queries = clustered(2000, 16, 6, seed=12)
+def test_queries_join_a_running_scan_and_leave_after_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A query arrives during every block the scan scores: each joins at the next block and
+    is answered after exactly one pass of the matrix from there (not the rest of the current
+    pass plus a pass of its own), and the first caller returns after its own pass, though
+    others keep arriving."""
+    from embedhub.search import exact
+
+    monkeypatch.setattr(exact, "CHUNK", 500)  # 2,000 rows: a pass is 4 blocks
+    data, queries = clustered(2000, 16, 7, seed=12)
     vec = open_view(tmp_path / "view", [_vectors(tmp_path, data)]).vectors["embedding"]
-    scanned_by: list[int] = []
-    arrivals: list[threading.Thread] = []
     truth = exact_top(data, queries, 3)
+    scored: list[tuple[int, list[int]]] = []  # (scanning thread, row of each query in it)
+    arrivals: list[threading.Thread] = []
+    answers: dict[int, list[int]] = {}
+
+    def asked(i: int) -> None:
+        answers[i] = scanner.search(vec, unit(queries[i]), 3)[0].tolist()
 
     class Busy(ExactScanner):
-        def _answer(self, batch, vec, prefilter):
-            scanned_by.append(threading.get_ident())
-            if len(arrivals) < 5:  # someone arrives while this scan runs
-                q = unit(queries[len(arrivals) + 1])
-                arrivals.append(threading.Thread(target=self.search, args=(vec, q, 3)))
+        def _score_block(self, state, vec, block):
+            rows = [queries.tolist().index(a.q.tolist()) for a in state.active]
+            scored.append((threading.get_ident(), rows))
+            if len(arrivals) < 6:  # someone arrives while this block is scored
+                arrivals.append(threading.Thread(target=asked, args=(len(arrivals) + 1,)))
                 arrivals[-1].start()
-                while not self._waiting.get(id(vec.matrix)):
+                while not state.waiting:
                     time.sleep(0.001)
-            super()._answer(batch, vec, prefilter)
+            super()._score_block(state, vec, block)
 
+    queries = np.stack([unit(q) for q in queries])
     scanner = Busy()
-    ids, _ = scanner.search(vec, unit(queries[0]), 3)
-    assert ids.tolist() == truth[0].tolist()
-    assert scanned_by.count(threading.get_ident()) == 1
+    asked(0)
     for t in arrivals:
         t.join(60)
     assert not any(t.is_alive() for t in arrivals)
-    assert len(scanned_by) == 1 + len(arrivals)  # each later arrival had a scan of its own
+    assert answers == {i: truth[i].tolist() for i in range(7)}
+    for i in range(7):  # each query was in exactly one pass's worth of blocks
+        assert sum(i in rows for _, rows in scored) == 4, i
+    me = threading.get_ident()
+    assert sum(thread == me for thread, _ in scored) == 4  # the first caller: its own pass
+    assert len(scored) < 4 * 7  # shared: far fewer blocks than a pass per query
 
 
 def test_approximate_recall_against_exact(tmp_path: Path) -> None:
