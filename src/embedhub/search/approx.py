@@ -24,21 +24,19 @@ recall, never a wrong score.
 The rows are coded in PARTS parts (one quantizer, trained once), scanned at once on as many
 threads: faiss scans one query on one thread. On two idle cores a 1M-row scan took 4.7 ms
 instead of 7.2-7.5 (codes out of the caches, as between real queries), for the same 2,000
-candidates: each part gives its own best 2,000 and the best of those are kept. The file (approx-N.faiss) is an .npz of the
-parts, each a serialized faiss index."""
+candidates: each part gives its own best 2,000 and the best of those are kept. The file
+(approx-N.faiss) is an .npz of the parts, each a serialized faiss index."""
 
 from __future__ import annotations
 
 import itertools
-import os
 import zipfile
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 
+from embedhub.search.threads import in_parallel, one_omp_thread
 from embedhub.search.views import Vectors
 
 CANDIDATES = 2_000  # rows rescored exactly at least ...
@@ -46,8 +44,6 @@ PER_ROW = 20  # ... and this many per wanted row
 SAMPLE = 50_000  # rows the quantizer is trained on
 CHUNK = 50_000  # rows coded per call: progress reports and a bounded normalised copy
 PARTS = 2  # parts of the rows, scanned at once (see above)
-
-T = TypeVar("T")
 
 
 def pool(k: int) -> int:
@@ -79,9 +75,7 @@ class ApproxIndex:
         x = np.ascontiguousarray(q[None], np.float32)
 
         def scan(j: int) -> tuple[np.ndarray, np.ndarray]:
-            import faiss
-
-            faiss.omp_set_num_threads(1)  # one query: no thread team to start (per thread)
+            one_omp_thread()
             part = self.parts[j]
             scores, ids = part.search(x, min(count, part.ntotal))
             found = ids[0] >= 0
@@ -93,19 +87,6 @@ class ApproxIndex:
         if len(ids) > count:
             ids = ids[np.argpartition(-scores, count - 1)[:count]]
         return np.sort(ids)  # ascending: the exact rescoring reads the matrix in order
-
-
-# Threads for the parts after the first (that one runs on the asking thread). As many as cores:
-# under load, every query's later parts wait here.
-_POOL = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="search-part")
-
-
-def in_parallel(fn: Callable[[int], T], items: Iterable[int]) -> list[T]:
-    """[fn(i) for i in items], the first on this thread and the others on the pool's (fn
-    releases the GIL in its C work: faiss scans, numpy gathers)."""
-    first, *rest = items
-    later = [_POOL.submit(fn, i) for i in rest]
-    return [fn(first), *(f.result() for f in later)]
 
 
 def build(vec: Vectors, dest: Path, *, threads: int, progress: Callable[[float], None]) -> None:

@@ -33,7 +33,8 @@ def unit(q: np.ndarray) -> np.ndarray:
 
 def scores_of(vec: Vectors, rows: np.ndarray, q: np.ndarray) -> np.ndarray:
     """Exact cosine scores of some rows (q already unit length)."""
-    s = (vec.matrix[rows] @ q) * vec.scale[rows]
+    # take() on the plain array: a memmap's fancy indexing goes through its Python subclass.
+    s = (np.asarray(vec.matrix).take(rows, axis=0) @ q) * vec.scale[rows]
     return np.nan_to_num(s, nan=-np.inf)
 
 

@@ -34,6 +34,7 @@ from embedhub.search.artefacts import (
 from embedhub.search.exact import ExactScanner, best, scores_of, search_subset, unit
 from embedhub.search.fulltext import FullText, open_fulltext
 from embedhub.search.metrics import SearchMetrics
+from embedhub.search.threads import in_parallel
 from embedhub.search.views import View, open_view
 
 log = logging.getLogger("embedhub.search")
@@ -189,7 +190,7 @@ class Indexes:
             cand = cand[(cand >= 0) & (cand < n)]
             # Rescored in two halves at once: gathering 2,000 scattered rows waits on memory.
             halves = np.array_split(cand, 2)
-            scores = approx.in_parallel(lambda j: scores_of(vec, halves[j], q), range(2))
+            scores = in_parallel(lambda j: scores_of(vec, halves[j], q), range(2))
             ids, scores = best(np.concatenate(scores), cand, k)
             self.metrics.query("approximate")
             return Result(ids, scores, "approximate", n)
@@ -217,6 +218,7 @@ class Indexes:
         if index is None:
             self._build_approx(view, column, final)
             index = approx.load(final, view.num_rows)
+        release_freed_memory()  # the build's and the load's copies (coded rows, file bytes)
         self._approx[(view.folder, column)] = index
 
     def _saved_approx(self, final: Path, rows: int) -> approx.ApproxIndex | None:

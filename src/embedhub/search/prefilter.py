@@ -26,14 +26,13 @@ rescored. E: faiss's sum of dim products in float32 is off by at most ~dim * 2^-
 from __future__ import annotations
 
 import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from embedhub.search.exact import best, scores_of
+from embedhub.search.threads import in_parallel, one_omp_thread
 from embedhub.search.views import Vectors
 
 CHUNK = 32768  # rows encoded at once: a bounded normalised copy
@@ -44,8 +43,6 @@ MAX_PROBE_SHARE = 8  # past n / this, the full scan is cheaper: give up
 # query on one thread): splits this big or bigger get one shard per core, up to two.
 SHARD_ROWS = 50_000
 MAX_SHARDS = 2
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
 
 
 @dataclass
@@ -96,8 +93,7 @@ class Prefilter:
         """(scores, rows) of each shard's `probe` best codes, and the score no row left out
         exceeds (-inf when none is left out): a shard's unreturned rows score at most its
         last returned one."""
-        others = [_threads().submit(_probe, s, query, probe) for s in self.shards[1:]]
-        found = [_probe(self.shards[0], query, probe), *(f.result() for f in others)]
+        found = in_parallel(lambda j: _probe(self.shards[j], query, probe), range(len(self.shards)))
         a = np.concatenate([f[0] for f in found])
         ids = np.concatenate([f[1] for f in found])
         unseen = max((f[2] for f in found), default=-np.inf)
@@ -105,22 +101,12 @@ class Prefilter:
 
 
 def _probe(shard: Shard, query: np.ndarray, probe: int) -> tuple[np.ndarray, np.ndarray, float]:
-    import faiss
-
-    faiss.omp_set_num_threads(1)  # one query: no thread team to start (per thread)
+    one_omp_thread()
     size = shard.index.ntotal
     scores, ids = shard.index.search(query, min(probe, size))
     a = scores[0].astype(np.float64)
     unseen = float(a[-1]) if probe < size else -np.inf
     return a, ids[0] + shard.start, unseen
-
-
-def _threads() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(MAX_SHARDS - 1, thread_name_prefix="search-first-pass")
-        return _pool
 
 
 def build(vec: Vectors, shards: int | None = None) -> Prefilter:
