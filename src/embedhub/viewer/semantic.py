@@ -86,7 +86,8 @@ async def semantic_search(viewer: Viewer, request: Request) -> Response:
     # One hand-off to a worker thread per query, which finds what to search (cached after the
     # first query: no git), embeds a text query (waiting there for the engine's thread) and
     # searches. Each hand-off costs two thread wake-ups, a few hundred microseconds on a small
-    # VM: a good part of a fast query, when it took three.
+    # VM: a good part of a fast query, when it took three. The price: a text query holds its
+    # worker thread while the engine embeds it (milliseconds, as a scan holds it).
     return await anyio.to_thread.run_sync(_search, viewer, rid, ask, vector)
 
 
