@@ -138,18 +138,30 @@ def test_filtered_search_is_exact_over_the_kept_rows(tmp_path: Path) -> None:
 
 
 def test_queries_arriving_together_share_one_scan(tmp_path: Path) -> None:
+    """Fifteen queries that arrive while one is being scanned are all answered by one more
+    scan (deterministic: the first scan waits until they have all arrived)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    data, queries = clustered(200_00, 64, 16, seed=5)
+    data, queries = clustered(20_000, 64, 16, seed=5)
     view = open_view(tmp_path / "view", [_vectors(tmp_path, data)])
-    scanner = ExactScanner()
+    vec = view.vectors["embedding"]
+
+    class Held(ExactScanner):
+        def _score_block(self, state, vec, block):
+            while self.scans == 0 and len(state.waiting) < len(queries) - 1:
+                time.sleep(0.001)  # the first scan: until everyone else is waiting
+            super()._score_block(state, vec, block)
+
+    scanner = Held()
     with ThreadPoolExecutor(16) as pool:
-        found = list(
-            pool.map(lambda q: scanner.search(view.vectors["embedding"], unit(q), 5)[0], queries)
-        )
+        first = pool.submit(scanner.search, vec, unit(queries[0]), 5)
+        while not scanner._passes:
+            time.sleep(0.001)
+        rest = [pool.submit(scanner.search, vec, unit(q), 5) for q in queries[1:]]
+        found = [first.result(60)[0], *(f.result(60)[0] for f in rest)]
     truth = exact_top(data, queries, 5)
     assert [f.tolist() for f in found] == truth.tolist()
-    assert scanner.scans < len(queries)  # some queries waited for another's scan
+    assert scanner.scans == 2  # the first query's scan, then one for the fifteen
 
 
 def test_queries_join_a_running_scan_and_leave_after_one_pass(
