@@ -8,7 +8,8 @@
    then the build time, the approximate p50 (text and vector queries), recall@10 against
    exact search on the same vectors, and the server's RSS with the index loaded.
 
-Vectors are generated embedding-like (bench/vectors.py), pushed with `embedhub push`.
+Vectors are generated embedding-like (bench/vectors.py), pushed with `embedhub push`. Queries
+are timed on keep-alive http.client connections (Client), with requests.post printed beside.
 
     .venv/bin/python bench/search.py [--exact-rows 100000] [--approx-rows 1000000]
                                      [--clients 16] [--queries 100]
@@ -86,9 +87,9 @@ class Answer(NamedTuple):
 
 class Client:
     """One keep-alive connection, with http.client (the leanest client there is), bodies
-    encoded before the clock starts: the figures are the server's. `requests` adds ~1.5 ms a
-    call on this machine (a new connection, its own JSON encoding); `slow_ask` measures that,
-    for comparison."""
+    encoded before the clock starts: the figures are the server's. `requests` adds 1.5-4 ms a
+    call on this machine (a new connection, its own JSON encoding: /health 2.05 against 0.60
+    ms); `slow_ask` measures the same queries that way, for comparison."""
 
     def __init__(self, url: str) -> None:
         self.host, self.port = urlsplit(url).hostname, urlsplit(url).port
