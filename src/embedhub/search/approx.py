@@ -9,7 +9,7 @@ efConstruction 40: 41 s per 200k rows, and recall@10 0.92 at efSearch 128, 0.947
 IVF never passed 0.82 recall@10 (a point's cell is decided as much by its noise as by its
 topic, so neighbours scatter over cells no probe visits). A scan of compact codes has no such
 blind spots and builds in seconds (k-means of 16 centroids per 4 dimensions on a sample, then
-one pass over the matrix); its cost per query grows with the rows (~6.5 ms per million here).
+one pass over the matrix); its cost per query grows with the rows (see the parts below).
 
 Why these codes: one bit per dimension (faiss IndexLSH, the same scan by Hamming distance) was
 slower (10.6 ms per million) and ranks real neighbours worse; on real all-MiniLM-L6-v2

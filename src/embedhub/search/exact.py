@@ -128,7 +128,7 @@ class ExactScanner:
     def _lead(
         self, key: int, state: _Pass, vec: Vectors, prefilter: Prefilter | None, own: _Ask
     ) -> None:
-        blocks = max(1, -(-vec.matrix.shape[0] // CHUNK))
+        blocks = _blocks(vec)
         try:
             while not own.done.is_set():
                 with self._lock:
@@ -172,7 +172,7 @@ class ExactScanner:
         asks = state.active
         start = block * CHUNK
         found = _block_top(vec, start, np.stack([a.q for a in asks]), max(a.k for a in asks))
-        self.scans += 1 / max(1, -(-vec.matrix.shape[0] // CHUNK))
+        self.scans += 1 / _blocks(vec)
         for ask, (ids, scores) in zip(asks, found, strict=True):
             ask.ids.append(ids)
             ask.scores.append(scores)
@@ -182,6 +182,11 @@ class ExactScanner:
                 ask.ids, ask.scores = [], []
                 ask.done.set()
         state.active = [a for a in asks if a.left > 0]
+
+
+def _blocks(vec: Vectors) -> int:
+    """Blocks in a pass of the matrix (one, empty, for a matrix without rows)."""
+    return max(1, -(-vec.matrix.shape[0] // CHUNK))
 
 
 def _block_top(
