@@ -251,21 +251,46 @@ def test_large_split_is_answered_exactly_while_its_index_builds(tmp_path: Path) 
     indexes.close()
 
 
-def test_index_of_an_older_kind_is_built_again(tmp_path: Path) -> None:
-    """A complete index file of another kind (the HNSW graph earlier versions built, with a
-    good sidecar) is neither served nor a lasting failure: the builder replaces it."""
+def _hnsw_file(data: np.ndarray, dest: Path) -> None:
+    import faiss
+
+    old = faiss.IndexHNSWFlat(data.shape[1], 8, faiss.METRIC_INNER_PRODUCT)
+    old.add(data)
+    faiss.write_index(old, str(dest))
+
+
+def _consecutive_parts_file(data: np.ndarray, dest: Path) -> None:
+    """The file the previous version wrote: parts of consecutive rows, no row numbers."""
+    import faiss
+
+    half = len(data) // 2
+    parts = []
+    for rows in (data[:half], data[half:]):
+        part = faiss.IndexPQFastScan(data.shape[1], 8, 4, faiss.METRIC_INNER_PRODUCT)
+        part.train(data)
+        part.add(rows)
+        parts.append(part)
+    with open(dest, "wb") as f:
+        np.savez(f, **{f"part{j}": faiss.serialize_index(p) for j, p in enumerate(parts)})
+
+
+@pytest.mark.parametrize("write_old", [_hnsw_file, _consecutive_parts_file])
+def test_index_of_an_older_kind_is_built_again(tmp_path: Path, write_old) -> None:
+    """A complete index file of another kind (the HNSW graph, or the parts of consecutive
+    rows, that earlier versions built, with a good sidecar) is neither served nor a lasting
+    failure: the builder replaces it."""
     import faiss
 
     from embedhub.search.artefacts import publish
 
     data, queries = clustered(3000, 32, 1, seed=9)
     view = open_view(tmp_path / "view", [_vectors(tmp_path, data)])
-    old = faiss.IndexHNSWFlat(32, 8, faiss.METRIC_INNER_PRODUCT)
-    old.add(data)
     tmp = tmp_path / "old.tmp"
-    faiss.write_index(old, str(tmp))
+    write_old(data, tmp)
     final = view.folder / "approx-0.faiss"
     publish(tmp, final, {"column": "embedding", "rows": len(data)})
+    with pytest.raises(ValueError):
+        approx.load(final, len(data))
     indexes = Indexes(tmp_path / "idx", SearchSettings(approx_threshold=1000))
     assert indexes.nearest(view, "embedding", queries[0], 5).method == "exact"
     assert indexes.wait_idle(300)
@@ -276,6 +301,25 @@ def test_index_of_an_older_kind_is_built_again(tmp_path: Path) -> None:
     assert len(parts) == approx.PARTS
     assert all(isinstance(p, faiss.IndexPQFastScan) for p in parts)
     indexes.close()
+
+
+def test_approximate_parts_each_hold_rows_from_all_over_the_split(tmp_path: Path) -> None:
+    """Every row is in exactly one part, and no part is a block of consecutive rows or a
+    parity class: the data's order (sorted by topic, questions alternating with answers) must
+    not put a query's neighbours all in one part, whose share of the candidates would then be
+    too small for them."""
+    data, _ = clustered(4000, 32, 1, seed=4)
+    view = open_view(tmp_path / "view", [_vectors(tmp_path, data)])
+    index = _built(view, tmp_path)
+    assert len(index.rows) == approx.PARTS
+    every = np.concatenate(index.rows)
+    assert np.array_equal(np.sort(every), np.arange(len(data)))
+    for rows in index.rows:
+        assert np.array_equal(rows, np.sort(rows))
+        assert 0.4 < len(rows) / len(data) * approx.PARTS < 1.6  # about an even share
+        first_half = (rows < len(data) // 2).mean()
+        even = (rows % 2 == 0).mean()
+        assert 0.4 < first_half < 0.6 and 0.4 < even < 0.6
 
 
 # --- crash safety ---------------------------------------------------------------------------

@@ -21,21 +21,33 @@ million). The pool of 2,000 candidates is 0.2% of a million rows (bench/ann_choi
 Every returned score is the exact one (exact.scores_of), so the approximation only ever costs
 recall, never a wrong score.
 
-The rows are coded in PARTS parts (one quantizer, trained once), scanned at once on as many
-threads: faiss scans one query on one thread. On two idle cores a 1M-row scan took 4.7 ms
-instead of 7.2-7.5 (codes out of the caches, as between real queries), for the same 2,000
-candidates: each part gives its own best 2,000 and the best of those are kept. The file
-(approx-N.faiss) is an .npz of the parts, each a serialized faiss index."""
+The rows are coded in PARTS parts (one quantizer, trained once), each searched on a thread of
+its own: faiss scans one query on one thread. Each part's thread scans its codes and scores its
+own share of the candidates exactly, so a query's two halves meet once, at the end. On two idle
+cores a 1M-row scan took 4.7 ms instead of 7.2-7.5 (codes out of the caches, as between real
+queries); scoring each part's candidates on its own thread, rather than merging the parts'
+candidates first and scoring them in two halves, took 0.5 ms more off (5.5 -> 5.0 ms for the
+scan and the scoring, 1M rows, in-process).
+
+A row's part is drawn at random (seeded), not by position: every part then holds about 1/PARTS
+of any query's best rows, whatever the data's order (a file sorted by topic, or alternating
+questions and answers, would put all of a query's neighbours in one part if parts were
+contiguous or by parity), so each part's best pool/PARTS candidates (plus a margin for the
+draw's spread) stand for the best `pool` of all rows. Measured when this was chosen, on the
+20k real embeddings bench/ann_choice.py --real uses: a pool of 0.1% / 0.2% / 0.4% of the rows
+gave recall@10 0.891 / 0.972 / 0.994 taken from all rows at once, and 0.896 / 0.974 / 0.996 as
+two parts' shares. The file (approx-N.faiss) is an .npz of the parts (each a serialized faiss
+index) and their row numbers (`rows{j}`, ascending)."""
 
 from __future__ import annotations
 
-import itertools
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from embedhub.search.exact import best, scores_of
 from embedhub.search.threads import in_parallel, one_omp_thread
 from embedhub.search.views import Vectors
 
@@ -44,6 +56,9 @@ PER_ROW = 20  # ... and this many per wanted row
 SAMPLE = 50_000  # rows the quantizer is trained on
 CHUNK = 50_000  # rows coded per call: progress reports and a bounded normalised copy
 PARTS = 2  # parts of the rows, scanned at once (see above)
+# Each part's share of the pool is this much more than 1/PARTS of it: the draw puts 1,000 +-
+# 22 (one standard deviation) of the best 2,000 rows in each of two parts.
+MARGIN = 1.05
 
 
 def pool(k: int) -> int:
@@ -60,33 +75,34 @@ def subquantizers(dim: int) -> int:
 
 
 class ApproxIndex:
-    def __init__(self, parts: list) -> None:  # faiss.IndexPQFastScan each, rows in order
-        self.parts = [p for p in parts if p.ntotal > 0]
-        self.starts = np.cumsum([0] + [p.ntotal for p in self.parts[:-1]]).astype(np.int64)
+    def __init__(self, parts: list, rows: list[np.ndarray]) -> None:
+        # parts: a faiss.IndexPQFastScan each; rows[j]: the row number of each of part j's
+        # codes, ascending (the order they were added in).
+        kept = [(p, r) for p, r in zip(parts, rows, strict=True) if p.ntotal > 0]
+        self.parts = [p for p, _ in kept]
+        self.rows = [r for _, r in kept]
 
     @property
     def ntotal(self) -> int:
         return sum(p.ntotal for p in self.parts)
 
-    def candidates(self, q: np.ndarray, count: int) -> np.ndarray:
-        """Row numbers of up to `count` likely nearest rows, ascending (q unit length)."""
+    def nearest(self, vec: Vectors, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The best k rows of `vec` (ids, exact scores), best first (q unit length)."""
         if not self.parts:
-            return np.empty(0, np.int64)
+            return np.empty(0, np.int64), np.empty(0, np.float32)
         x = np.ascontiguousarray(q[None], np.float32)
+        share = int(pool(k) * MARGIN / len(self.parts)) + 1
 
-        def scan(j: int) -> tuple[np.ndarray, np.ndarray]:
+        def search_part(j: int) -> tuple[np.ndarray, np.ndarray]:
             one_omp_thread()
             part = self.parts[j]
-            scores, ids = part.search(x, min(count, part.ntotal))
-            found = ids[0] >= 0
-            return scores[0][found], ids[0][found] + self.starts[j]
+            _, found = part.search(x, min(share, part.ntotal))
+            local = np.sort(found[0][found[0] >= 0])
+            ids = self.rows[j][local]  # ascending, as rows[j] is: the matrix is read in order
+            return best(scores_of(vec, ids, q), ids, k)
 
-        found = in_parallel(scan, range(len(self.parts)))
-        scores = np.concatenate([f[0] for f in found])
-        ids = np.concatenate([f[1] for f in found])
-        if len(ids) > count:
-            ids = ids[np.argpartition(-scores, count - 1)[:count]]
-        return np.sort(ids)  # ascending: the exact rescoring reads the matrix in order
+        found = in_parallel(search_part, range(len(self.parts)))
+        return best(np.concatenate([f[1] for f in found]), np.concatenate([f[0] for f in found]), k)
 
 
 def build(vec: Vectors, dest: Path, *, threads: int, progress: Callable[[float], None]) -> None:
@@ -98,37 +114,43 @@ def build(vec: Vectors, dest: Path, *, threads: int, progress: Callable[[float],
     trained = faiss.IndexPQFastScan(vec.dim, subquantizers(vec.dim), 4, faiss.METRIC_INNER_PRODUCT)
     # Odd rows (non-finite) come zeroed: no NaN reaches training; rescoring ranks them last.
     trained.train(vec.units(slice(0, n, max(1, n // SAMPLE)))[0])
-    bounds = np.linspace(0, n, PARTS + 1).astype(np.int64)
-    parts = []
-    for lo, hi in itertools.pairwise(bounds.tolist()):
-        part = faiss.clone_index(trained)  # the same codebooks, no rows yet
-        for start in range(lo, hi, CHUNK):
-            stop = min(start + CHUNK, hi)
-            part.add(vec.units(slice(start, stop))[0])
-            progress(stop / n)
-        parts.append(part)
+    # Each row's part (see above); size as a tuple: numpy's stubs type an int size as a scalar.
+    owner = np.random.default_rng(0).integers(0, PARTS, size=(n,))
+    parts = [faiss.clone_index(trained) for _ in range(PARTS)]  # the same codebooks, no rows
+    for start in range(0, n, CHUNK):
+        stop = min(start + CHUNK, n)
+        units, here = vec.units(slice(start, stop))[0], owner[start:stop]
+        for j, part in enumerate(parts):
+            part.add(units[here == j])
+        progress(stop / n)
+    saved = {f"part{j}": faiss.serialize_index(p) for j, p in enumerate(parts)}
+    saved |= {f"rows{j}": np.flatnonzero(owner == j) for j in range(PARTS)}
     with open(dest, "wb") as f:  # a file object: savez would add .npz to a name
-        np.savez(f, **{f"part{j}": faiss.serialize_index(p) for j, p in enumerate(parts)})
+        np.savez(f, **saved)
 
 
 def load(path: Path, rows: int) -> ApproxIndex:
     """Read a saved index; ValueError when the file is not an index of `rows` rows (an index
-    of another kind, e.g. the single HNSW graph or PQ index earlier versions built, is
-    refused: built again)."""
+    of another kind, e.g. the single HNSW graph or PQ index, or the parts of consecutive rows,
+    that earlier versions built, is refused: built again)."""
     import faiss
 
     try:
         with np.load(path, allow_pickle=False) as saved:
-            blobs = [saved[f"part{j}"] for j in range(len(saved.files))]
+            count = sum(name.startswith("part") for name in saved.files)
+            blobs = [saved[f"part{j}"] for j in range(count)]
+            numbers = [saved[f"rows{j}"] for j in range(count)]
         parts = [faiss.deserialize_index(b) for b in blobs]
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, RuntimeError) as exc:
-        # np.load: not an .npz (a plain faiss file is not one) or a damaged one; faiss
-        # reports a bad index as a RuntimeError.
+        # np.load: not an .npz (a plain faiss file is not one) or a damaged one; KeyError: no
+        # row numbers (parts of consecutive rows); faiss reports a bad index as RuntimeError.
         raise ValueError(f"{path} is not a faiss index in parts: {exc}") from None
     kinds = {type(p).__name__ for p in parts if not isinstance(p, faiss.IndexPQFastScan)}
     if kinds or not parts:  # deserialize_index gives the concrete type
         raise ValueError(f"{path} holds {', '.join(kinds) or 'no index'}, not PQ fast-scan parts")
-    index = ApproxIndex(parts)
-    if index.ntotal != rows:
-        raise ValueError(f"{path} holds {index.ntotal} vectors, the split has {rows}")
-    return index
+    if any(len(r) != p.ntotal for p, r in zip(parts, numbers, strict=True)):
+        raise ValueError(f"{path}: a part's row numbers don't match its codes")
+    every = np.concatenate(numbers)
+    if len(every) != rows or (rows and (every.min() < 0 or every.max() >= rows)):
+        raise ValueError(f"{path} holds {len(every)} vectors, the split has {rows}")
+    return ApproxIndex(parts, [r.astype(np.int64, copy=False) for r in numbers])

@@ -31,10 +31,9 @@ from embedhub.search.artefacts import (
     temp_path,
     verified,
 )
-from embedhub.search.exact import ExactScanner, best, scores_of, search_subset, unit
+from embedhub.search.exact import ExactScanner, search_subset, unit
 from embedhub.search.fulltext import FullText, open_fulltext
 from embedhub.search.metrics import SearchMetrics
-from embedhub.search.threads import in_parallel
 from embedhub.search.views import View, open_view
 
 log = logging.getLogger("embedhub.search")
@@ -185,13 +184,7 @@ class Indexes:
         n = vec.matrix.shape[0]
         index = self._approx.get((view.folder, column))
         if index is not None:
-            want = min(n, approx.pool(k))
-            cand = index.candidates(q, want)
-            cand = cand[(cand >= 0) & (cand < n)]
-            # Rescored in two halves at once: gathering 2,000 scattered rows waits on memory.
-            halves = np.array_split(cand, 2)
-            scores = in_parallel(lambda j: scores_of(vec, halves[j], q), range(2))
-            ids, scores = best(np.concatenate(scores), cand, k)
+            ids, scores = index.nearest(vec, q, k)
             self.metrics.query("approximate")
             return Result(ids, scores, "approximate", n)
         if n >= self.settings.approx_threshold:
