@@ -128,6 +128,22 @@ def test_exact_search_equals_semantic_search(tmp_path: Path) -> None:
     assert view.take([12], ["embedding"])[0]["embedding"] == pytest.approx(data[12].tolist())
 
 
+@pytest.mark.parametrize(
+    "type_", [pa.list_(pa.float64()), pa.list_(pa.float32(), 48)], ids=["list<double>", "fixed"]
+)
+def test_vectors_are_read_the_same_from_every_list_type(tmp_path: Path, type_) -> None:
+    """Vectors without a missing row take the copy-free path: variable-length lists of
+    doubles (as pandas writes them) and fixed-size float32 lists, over batches that start
+    mid-row-group, give the same matrix and norms as the data."""
+    data = np.random.default_rng(5).standard_normal((2500, 48)).astype(np.float32)
+    table = pa.table({"id": np.arange(len(data)), "embedding": pa.array(data.tolist(), type_)})
+    path = tmp_path / "train-00000-of-00001.parquet"
+    pq.write_table(table, path, row_group_size=999)  # batches of 4096 span row groups
+    vec = open_view(tmp_path / "view", [path]).vectors["embedding"]
+    assert np.array_equal(np.asarray(vec.matrix), data)
+    assert np.allclose(vec.scale, 1 / np.linalg.norm(data, axis=1), rtol=1e-6)
+
+
 def test_filtered_search_is_exact_over_the_kept_rows(tmp_path: Path) -> None:
     data, queries = clustered(2000, 32, 5, seed=4)
     view = open_view(tmp_path / "view", [_vectors(tmp_path, data)])
