@@ -61,8 +61,8 @@ class _XetFile(io.RawIOBase):
     """A Xet file with random access: each read reconstructs just the bytes asked for."""
 
     def __init__(self, hub: Hub, record: FileRecord) -> None:
-        self.store = hub.xet.store
         self.record = record
+        self._read = hub.xet.store.ranges(record)
         self.pos = 0
 
     def readable(self) -> bool:
@@ -84,7 +84,7 @@ class _XetFile(io.RawIOBase):
         if self.pos >= size or len(buffer) == 0:
             return 0
         last = min(self.pos + len(buffer), size) - 1
-        data = b"".join(self.store.read(self.record, self.pos, last))
+        data = b"".join(self._read(self.pos, last))
         buffer[: len(data)] = data
         self.pos += len(data)
         return len(data)

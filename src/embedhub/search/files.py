@@ -15,7 +15,9 @@ from pathlib import Path
 from embedhub.hub.blobs import RepoFile
 from embedhub.search.artefacts import TMP_MARK, fsync_file, remove_stale_temps, temp_path
 
-_COPY = 1 << 20
+# Copy in big reads: a Xet file's read decodes whole chunks (~64 KiB), so each read's cut
+# chunks are decoded twice.
+_COPY = 8 << 20
 _USED = ".used"
 
 

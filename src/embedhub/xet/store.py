@@ -15,7 +15,7 @@ import hashlib
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -105,6 +105,19 @@ class XetStore:
 
     def read(self, record: FileRecord, first: int = 0, last: int | None = None) -> Iterator[bytes]:
         return reader.read(record, self.index.xorb, self.chunks, first, last)
+
+    def ranges(self, record: FileRecord) -> Callable[[int, int], Iterator[bytes]]:
+        """`read` for many ranges of one file (a reader seeking through it), its xorbs looked
+        up once: per range, the lookups (a query and a list of chunk hashes per xorb) took
+        more time than the bytes when a 387 MB file was copied 1 MiB at a time."""
+        known: dict[bytes, xorb.XorbInfo | None] = {}
+
+        def lookup(h: bytes) -> xorb.XorbInfo | None:
+            if h not in known:
+                known[h] = self.index.xorb(h)
+            return known[h]
+
+        return lambda first, last: reader.read(record, lookup, self.chunks, first, last)
 
     def plan(self, record: FileRecord, first: int, last: int) -> tuple[list[reader.Slice], int]:
         return reader.plan(record, self.index.xorb, first, last)
