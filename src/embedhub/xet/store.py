@@ -108,8 +108,8 @@ class XetStore:
 
     def ranges(self, record: FileRecord) -> Callable[[int, int], Iterator[bytes]]:
         """`read` for many ranges of one file (a reader seeking through it), its xorbs looked
-        up once: per range, the lookups (a query and a list of chunk hashes per xorb) took
-        more time than the bytes when a 387 MB file was copied 1 MiB at a time."""
+        up once: per range, the lookups (a query and a list of chunk hashes per xorb of the
+        whole file) cost ~1.5 s of CPU when a 1.5 GB split was copied 1 MiB at a time."""
         known: dict[bytes, xorb.XorbInfo | None] = {}
 
         def lookup(h: bytes) -> xorb.XorbInfo | None:
