@@ -285,7 +285,10 @@ def main() -> None:
         work = Path(tmp)
         # Started twice: the first start converts the model (with torch in the process, ~0.5
         # GB more RSS for good); a server runs on later starts, which read the cached graph.
-        flags = ("--search-approx-threshold", str(threshold))
+        # --search-lazy: the first query, not the push, starts the index build, so that the
+        # 16 clients query while it builds (what the target is about); a pushed dataset is
+        # otherwise prepared right away (viewer/warm.py).
+        flags = ("--search-approx-threshold", str(threshold), "--search-lazy")
         stop_server(start_server(work / "home", *flags))
         srv = start_server(work / "home", *flags)
         try:

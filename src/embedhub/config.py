@@ -261,6 +261,12 @@ class Settings:
         help="rows from which a dataset split also gets an approximate search index",
         minimum=1,
     )
+    # Off, a pushed embedding dataset is prepared for search right after the push (viewer/warm.py).
+    search_lazy: bool = setting(
+        False,
+        help="prepare a pushed embedding dataset for search (its view and approximate index) "
+        "only when it is first queried, not right after the push",
+    )
     # In-flight queries finish on the old index, then it is removed.
     search_index_grace: float = setting(
         60.0,

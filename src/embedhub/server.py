@@ -91,6 +91,8 @@ def build_app(settings: Settings, engines: dict[str, Engine], metrics: Metrics) 
         Hub(settings, db), engines, search=search, registry=metrics.registry
     )
     app.state.hub = hub.open_hub(settings, db, metrics.registry)
+    if not settings.search_lazy:  # pushed embedding datasets are prepared for search at once
+        app.state.hub.listeners.append(viewer.Warmer(app.state.viewer).changed)
     return app
 
 

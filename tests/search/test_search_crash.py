@@ -44,7 +44,8 @@ def _wait_for_approx(srv, q: np.ndarray, timeout: float = 600) -> list[int]:
 
 def test_kill_during_build_then_restart(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    flags = ("--search-approx-threshold", "1000")
+    # Lazy: the first query starts the build (not the push), so the kill lands during it.
+    flags = ("--search-approx-threshold", "1000", "--search-lazy")
     srv = start_server(home, *flags)
     t = table(ROWS, seed=11)
     q = np.random.default_rng(12).standard_normal(384).astype(np.float32)

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import BinaryIO
@@ -105,6 +106,9 @@ class Hub:
         self.limits = Limits.of(settings)
         self.hooks = self.root / "hooks"
         self.metrics = HubMetrics()
+        # Called with the repo after every commit, push and ref change this hub makes (not
+        # another process's): each must return at once (the search warmer only queues it).
+        self.listeners: list[Callable[[RepoId], None]] = []
         self._serving: BinaryIO | None = None
 
     def use_registry(self, registry: CollectorRegistry) -> None:
@@ -192,6 +196,8 @@ class Hub:
     def touch(self, rid: RepoId) -> None:
         """The repo changed (a commit, push or ref change): listings sort by this."""
         self.db.touch_repo(rid.type, rid.namespace, rid.name)
+        for listener in self.listeners:
+            listener(rid)
 
     def move(self, source: RepoId, dest: RepoId) -> bool:
         """Rename a repo (False when `dest` exists). Its object links follow it. The move is

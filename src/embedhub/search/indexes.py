@@ -194,6 +194,14 @@ class Indexes:
         self.metrics.query("exact")
         return Result(ids, scores, "exact", n)
 
+    def prepare(self, view: View) -> None:
+        """Start what a first query on `view` would start: the approximate index of each
+        vector column of a large split (for a split just pushed: viewer/warm.py)."""
+        if view.num_rows >= self.settings.approx_threshold:
+            for column in view.vectors:
+                if (view.folder, column) not in self._approx:
+                    self._builder.want(view, column)
+
     def approx_state(self, view: View, column: str) -> str:
         if (view.folder, column) in self._approx:
             return "ready"

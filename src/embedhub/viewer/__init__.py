@@ -20,8 +20,11 @@ from embedhub.search.snapshots import Snapshots
 from embedhub.viewer import hub_parquet, routes
 from embedhub.viewer.context import Viewer, viewer_of
 from embedhub.viewer.semantic import semantic_search
+from embedhub.viewer.warm import Warmer
 
 FILE_TTL_S = 3600.0
+
+__all__ = ["Warmer", "make_viewer", "routers"]
 
 
 def make_viewer(
