@@ -11,15 +11,9 @@ from pathlib import Path
 import numpy as np
 from servers import start_server, stop_server
 
-from tests.search.helpers import dataset_files, host, metric, semantic, table
+from tests.search.helpers import dataset_files, exact_rows, host, metric, semantic, table
 
 ROWS = 4000
-
-
-def _exact(t, q: np.ndarray, k: int) -> list[int]:
-    vectors = np.stack(t.column("embedding").to_numpy(zero_copy_only=False))
-    scores = (vectors @ q) / np.linalg.norm(vectors, axis=1)
-    return np.lexsort((np.arange(len(scores)), -scores))[:k].tolist()
 
 
 def _answer(srv, q: np.ndarray) -> tuple[list[int], str]:
@@ -49,7 +43,7 @@ def test_kill_during_build_then_restart(tmp_path: Path) -> None:
     srv = start_server(home, *flags)
     t = table(ROWS, seed=11)
     q = np.random.default_rng(12).standard_normal(384).astype(np.float32)
-    expect = _exact(t, q, 10)
+    expect = exact_rows(t, q, 10)
     try:
         host(srv, srv.token("alice"), "alice/big", dataset_files(t, shards=2))
         ids, method = _answer(srv, q)  # starts the build in the background

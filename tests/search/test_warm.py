@@ -10,18 +10,12 @@ from pathlib import Path
 import numpy as np
 from servers import start_server, stop_server
 
-from tests.search.helpers import card, dataset_files, host, metric, semantic, table
+from tests.search.helpers import card, dataset_files, exact_rows, host, metric, semantic, table
 
 ROWS = 3000  # past the threshold below: the split gets an approximate index
 FLAGS = ("--search-approx-threshold", "1000")
 OPENED = "embedhub_search_view_open_duration_seconds_count"
 BUILT = 'embedhub_search_index_builds_total{result="ok"}'
-
-
-def _exact_top(t, q: np.ndarray, k: int) -> list[int]:
-    vectors = np.stack(t.column("embedding").to_numpy(zero_copy_only=False))
-    scores = (vectors @ q) / np.linalg.norm(vectors, axis=1)
-    return np.lexsort((np.arange(len(scores)), -scores))[:k].tolist()
 
 
 def _wait(srv, name: str, at_least: float, timeout: float = 300) -> None:
@@ -47,7 +41,7 @@ def test_pushed_embedding_dataset_is_ready_before_its_first_query(tmp_path: Path
         r = semantic(srv, dataset="alice/ready", vector=q.tolist(), k=10)
         assert r.status_code == 200, r.text
         assert r.headers["X-Search-Method"] == "approximate"  # the very first query
-        assert [x["row_idx"] for x in r.json()["rows"]] == _exact_top(t, q, 10)
+        assert [x["row_idx"] for x in r.json()["rows"]] == exact_rows(t, q, 10)
         assert metric(srv, OPENED) == 1  # it reused the prepared view
         # A new commit to the branch is prepared too (new data: a new view and index).
         host(srv, token, "alice/ready", dataset_files(table(ROWS, seed=23), shards=2))
@@ -72,7 +66,7 @@ def test_lazy_server_leaves_it_to_the_first_query(tmp_path: Path) -> None:
         r = semantic(srv, dataset="alice/lazy", vector=q.tolist(), k=10)
         assert r.status_code == 200, r.text
         assert r.headers["X-Search-Method"] == "exact"  # the build only starts now
-        assert [x["row_idx"] for x in r.json()["rows"]] == _exact_top(t, q, 10)
+        assert [x["row_idx"] for x in r.json()["rows"]] == exact_rows(t, q, 10)
         assert metric(srv, OPENED) == 1
     finally:
         stop_server(srv)
