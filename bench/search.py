@@ -240,17 +240,13 @@ def approx_part(srv, token: str, work: Path, rows: int, clients: int, queries: i
     )
     found, vec_s = [], []
     one = Client(srv.url)
-    for body in [search_body(dataset="bench/approx", vector=q.tolist(), k=10) for q in qs]:
+    bodies = [search_body(dataset="bench/approx", vector=q.tolist(), k=10) for q in qs]
+    for body in bodies:
         seconds, r = one.ask(body)
         vec_s.append(seconds)
         found.append([x["row_idx"] for x in r.json()["rows"]])
     # The same queries twice more: how much the p50 moves within one run on this machine.
-    again = [
-        p50_ms(
-            [one.ask(search_body(dataset="bench/approx", vector=q.tolist(), k=10))[0] for q in qs]
-        )
-        for _ in range(2)
-    ]
+    again = [p50_ms([one.ask(body)[0] for body in bodies]) for _ in range(2)]
     # New texts: the ones asked during the build are in the server's embedding cache.
     texts = [t + " later" for t in text_queries(queries)]
     text_s = [one.ask(search_body(dataset="bench/approx", query=t, k=10))[0] for t in texts]
