@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -25,12 +26,18 @@ class FileCache:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
+        # A copy and its use marker change together under this lock, and a cleanup decides on
+        # each file under it: otherwise a cleanup could find a just-published copy whose
+        # marker isn't written yet and delete it under its reader (seen when a push's own
+        # cleanup ran while the search warmer copied the new files).
+        self._lock = threading.Lock()
 
     def path(self, f: RepoFile) -> Path:
         dest = self.root / f.oid[:2] / f.oid
-        if dest.exists() and dest.stat().st_size == f.size:
-            _touch(_used(dest))
-            return dest
+        with self._lock:
+            if dest.exists() and dest.stat().st_size == f.size:
+                _touch(_used(dest))
+                return dest
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = temp_path(dest)
         try:
@@ -40,10 +47,11 @@ class FileCache:
                 fsync_file(tmp)
             if tmp.stat().st_size != f.size:
                 raise OSError(f"{f.path}: expected {f.size} bytes, read {tmp.stat().st_size}")
-            os.replace(tmp, dest)
+            with self._lock:
+                os.replace(tmp, dest)
+                _touch(_used(dest))
         finally:
             tmp.unlink(missing_ok=True)
-        _touch(_used(dest))
         return dest
 
     def remove_unused(self, older_than_s: float, alive) -> int:
@@ -59,13 +67,14 @@ class FileCache:
             for p in folder.iterdir():
                 if p.name.endswith(_USED) or TMP_MARK in p.name:
                     continue
-                try:
-                    if _used(p).stat().st_mtime >= cutoff:
-                        continue
-                except FileNotFoundError:
-                    pass
-                _used(p).unlink(missing_ok=True)
-                p.unlink(missing_ok=True)
+                with self._lock:
+                    try:
+                        if _used(p).stat().st_mtime >= cutoff:
+                            continue
+                    except FileNotFoundError:
+                        pass
+                    _used(p).unlink(missing_ok=True)
+                    p.unlink(missing_ok=True)
                 removed += 1
         return removed
 
