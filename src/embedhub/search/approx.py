@@ -27,7 +27,8 @@ own share of the candidates exactly, so a query's two halves meet once, at the e
 cores a 1M-row scan took 4.7 ms instead of 7.2-7.5 (codes out of the caches, as between real
 queries); scoring each part's candidates on its own thread, rather than merging the parts'
 candidates first and scoring them in two halves, took 0.5 ms more off (5.5 -> 5.0 ms for the
-scan and the scoring, 1M rows, in-process).
+scan and the scoring, 1M rows, in-process). The codes live in 2 MiB pages (memory.huge_pages):
+one part's scan of 500k rows then took 2.9 ms instead of 3.5.
 
 A row's part is drawn at random (seeded), not by position: every part then holds about 1/PARTS
 of any query's best rows, whatever the data's order (a file sorted by topic, or alternating
@@ -47,6 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
+from embedhub.memory import huge_pages
 from embedhub.search.exact import best, scores_of
 from embedhub.search.threads import in_parallel, one_omp_thread
 from embedhub.search.views import Vectors
@@ -153,4 +155,8 @@ def load(path: Path, rows: int) -> ApproxIndex:
     every = np.concatenate(numbers)
     if len(every) != rows or (rows and (every.min() < 0 or every.max() >= rows)):
         raise ValueError(f"{path} holds {len(every)} vectors, the split has {rows}")
+    for part in parts:  # every query reads all of the codes (see memory.huge_pages)
+        if part.codes.size():
+            codes = faiss.rev_swig_ptr(part.codes.get(), part.codes.size())  # a view, no copy
+            huge_pages(codes.ctypes.data, codes.nbytes)
     return ApproxIndex(parts, [r.astype(np.int64, copy=False) for r in numbers])

@@ -1,0 +1,55 @@
+"""memory.huge_pages: the kernel really backs the range with 2 MiB pages where it can."""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+import platform
+import re
+from pathlib import Path
+
+from embedhub.memory import HUGE, huge_pages
+
+THP = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+
+
+def _thp_possible() -> bool:
+    """Transparent huge pages not switched off, and a kernel with MADV_COLLAPSE (6.1+)."""
+    if platform.system() != "Linux" or not THP.exists() or "[never]" in THP.read_text():
+        return False
+    major, minor = (int(x) for x in re.findall(r"\d+", platform.release())[:2])
+    return (major, minor) >= (6, 1)
+
+
+def _huge_kib(address: int) -> int:
+    """AnonHugePages of the mapping that holds `address`, from /proc/self/smaps."""
+    inside, huge = False, 0
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = re.match(r"^([0-9a-f]+)-([0-9a-f]+) ", line)
+        if head:
+            inside = int(head[1], 16) <= address < int(head[2], 16)
+        elif inside and line.startswith("AnonHugePages:"):
+            huge = int(line.split()[1])
+    return huge
+
+
+def test_huge_pages_back_a_written_range_with_2mib_pages():
+    # Private and anonymous, like the heap (a plain mmap(-1) is shared memory); written in 4
+    # KiB pages below.
+    region = mmap.mmap(-1, 4 * HUGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    region.write(b"\1" * len(region))
+    address = ctypes.addressof(ctypes.c_char.from_buffer(region))  # the export ends here
+    try:
+        collapsed = huge_pages(address, len(region))
+        assert collapsed == _thp_possible()
+        if collapsed:
+            # At least the whole 2 MiB pages inside the (4 KiB-aligned) mapping.
+            assert _huge_kib(address) >= 3 * HUGE // 1024
+            assert region[: 4 * HUGE] == b"\1" * (4 * HUGE)  # the data is unchanged
+    finally:
+        region.close()
+
+
+def test_huge_pages_leaves_a_range_without_a_whole_huge_page_alone():
+    assert huge_pages(HUGE + 4096, HUGE - 8192) is False
+    assert huge_pages(HUGE, 0) is False
