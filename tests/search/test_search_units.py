@@ -4,6 +4,7 @@ the card's metadata block. Real files in tmp_path, real libraries, generated vec
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import threading
@@ -20,7 +21,7 @@ from sentence_transformers.util import semantic_search
 from embedhub.cardmeta import CardMetaError, EmbeddingMeta, card_data_of, meta_from_card_data
 from embedhub.search import approx
 from embedhub.search.artefacts import TMP_MARK, remove_stale_temps, verified
-from embedhub.search.exact import ExactScanner, scan, search_subset, unit
+from embedhub.search.exact import ExactScanner, scan, scores_of, search_subset, unit
 from embedhub.search.fulltext import match_expression, open_fulltext
 from embedhub.search.indexes import Indexes, SearchSettings, SplitKey
 from embedhub.search.layout import layout
@@ -151,6 +152,26 @@ def test_filtered_search_is_exact_over_the_kept_rows(tmp_path: Path) -> None:
     for q, ref in zip(queries, _reference(data[kept], queries, 7), strict=True):
         ids, _ = search_subset(view.vectors["embedding"], kept, unit(q), 7)
         assert ids.tolist() == [int(kept[h["corpus_id"]]) for h in ref]
+
+
+def test_scores_of_scattered_rows_are_the_cosine_scores(tmp_path: Path) -> None:
+    """What rescoring and filtered searches score by: read in place from the mapped matrix
+    (and through a copy where a matrix is not one contiguous block)."""
+    data = np.random.default_rng(6).standard_normal((900, 40)).astype(np.float32)
+    data[5] = np.nan  # a row that must rank last
+    view = open_view(tmp_path / "view", [_vectors(tmp_path, data, missing=[8])])
+    vec = view.vectors["embedding"]
+    q = unit(np.random.default_rng(7).standard_normal(40))
+    rows = np.array([899, 3, 5, 8, 400, 3])  # any order, repeats
+    expect = (data[rows] @ q) / np.linalg.norm(data[rows], axis=1)
+    got = scores_of(vec, rows, q)
+    assert np.allclose(got[[0, 1, 4, 5]], expect[[0, 1, 4, 5]], atol=1e-6)
+    assert got[2] == -np.inf and got[3] == 0  # NaN row last; a missing vector scores 0
+    wide = np.zeros((900, 48), np.float32)
+    wide[:, :40] = np.asarray(vec.matrix)
+    strided = dataclasses.replace(vec, matrix=wide[:, :40])  # rows 48 floats apart
+    assert np.allclose(scores_of(strided, rows, q), got, atol=1e-6)  # -inf == -inf too
+    assert scores_of(vec, np.array([], np.int64), q).shape == (0,)
 
 
 def test_queries_arriving_together_share_one_scan(tmp_path: Path) -> None:

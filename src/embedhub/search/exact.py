@@ -33,9 +33,28 @@ def unit(q: np.ndarray) -> np.ndarray:
 
 def scores_of(vec: Vectors, rows: np.ndarray, q: np.ndarray) -> np.ndarray:
     """Exact cosine scores of some rows (q already unit length)."""
-    # take() on the plain array: a memmap's fancy indexing goes through its Python subclass.
-    s = (np.asarray(vec.matrix).take(rows, axis=0) @ q) * vec.scale[rows]
-    return np.nan_to_num(s, nan=-np.inf)
+    import faiss
+
+    rows = np.ascontiguousarray(rows, np.int64)
+    q = np.ascontiguousarray(q, np.float32)
+    matrix = np.asarray(vec.matrix)  # the plain array: no memmap subclass in the way
+    dots = np.empty(len(rows), np.float32)
+    if len(rows) and matrix.flags.c_contiguous:
+        # Each row's dot product read in place: a gather (take) first copies the rows, and
+        # the rows of a search's candidates are scattered over the whole matrix (1,000 of
+        # them out of 1M: 0.89 ms instead of 1.22 here).
+        faiss.fvec_inner_products_by_idx(
+            faiss.swig_ptr(dots),
+            faiss.swig_ptr(q),
+            faiss.swig_ptr(matrix),
+            faiss.swig_ptr(rows),
+            matrix.shape[1],
+            1,
+            len(rows),
+        )
+    elif len(rows):
+        dots = matrix.take(rows, axis=0) @ q
+    return np.nan_to_num(dots * vec.scale[rows], nan=-np.inf)
 
 
 def best(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
