@@ -145,6 +145,22 @@ def test_vectors_are_read_the_same_from_every_list_type(tmp_path: Path, type_) -
     assert np.allclose(vec.scale, 1 / np.linalg.norm(data, axis=1), rtol=1e-6)
 
 
+def test_odd_rows_are_found_whatever_their_size(tmp_path: Path) -> None:
+    """units() flags the rows the approximate index and the first pass must not trust:
+    non-finite values, or a norm (taken in float64) that may overflow a float32 product."""
+    data = np.random.default_rng(8).standard_normal((6, 16)).astype(np.float32)
+    data[1] *= 1e24  # sum of squares overflows float32, the norm (~4e24) is below 1e30
+    data[2] *= 1e34  # norm ~4e34: above 1e30
+    data[3, 0] = np.nan
+    data[4, 5] = np.inf
+    data[5] = 0
+    vec = open_view(tmp_path / "view", [_vectors(tmp_path, data)]).vectors["embedding"]
+    u, bad = vec.units(slice(0, 6))
+    assert bad.tolist() == [False, False, True, True, True, False]
+    assert np.isfinite(u).all() and not u[bad].any()
+    assert np.allclose(u[0], data[0] / np.linalg.norm(data[0]), atol=1e-6)
+
+
 def test_filtered_search_is_exact_over_the_kept_rows(tmp_path: Path) -> None:
     data, queries = clustered(2000, 32, 5, seed=4)
     view = open_view(tmp_path / "view", [_vectors(tmp_path, data)])

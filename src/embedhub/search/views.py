@@ -24,6 +24,8 @@ BATCH = 4096
 SLICED_TAKE = 256  # up to this many rows are taken slice by slice (see View.take)
 EPS = 1e-12  # what torch.nn.functional.normalize (and so semantic_search) divides by at least
 HUGE = 1e30  # a row norm above this may overflow a float32 dot product
+SAFE = 1e18  # a float32 norm below this is exact enough to compare with HUGE (float32 sums of
+# squares overflow from norms of ~1.8e19)
 
 
 class ViewError(ValueError):
@@ -73,7 +75,11 @@ class Vectors:
         scale = np.asarray(self.scale[rows], np.float32)
         with np.errstate(all="ignore"):
             u = x * scale[:, None]
-            norms = np.linalg.norm(x.astype(np.float64), axis=1)
+            # Norms in float32 first (einsum: no float64 copy of the rows, ~10x faster), and
+            # in float64 only for rows whose float32 sum of squares may have overflowed.
+            norms = np.sqrt(np.einsum("ij,ij->i", x, x))
+            big = np.flatnonzero(~(norms < SAFE))
+            norms[big] = np.linalg.norm(x[big].astype(np.float64), axis=1)
         bad = ~np.isfinite(u).all(axis=1) | ~(norms < HUGE) | ~np.isfinite(scale)
         u[bad] = 0
         return np.ascontiguousarray(u), bad
