@@ -262,6 +262,73 @@ def test_queries_join_a_running_scan_and_leave_after_one_pass(
     assert len(scored) < 4 * 7  # shared: far fewer blocks than a pass per query
 
 
+def test_a_released_pass_lets_its_queries_go_unanswered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """release(): the queries in a pass (and one joining after it) get None at the next
+    block, not an answer after the rest of the pass; the next query scans as usual."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from embedhub.search import exact
+
+    monkeypatch.setattr(exact, "CHUNK", 500)  # 3,000 rows: a pass is 6 blocks
+    data, queries = clustered(3000, 16, 3, seed=13)
+    vec = open_view(tmp_path / "view", [_vectors(tmp_path, data)]).vectors["embedding"]
+    go = threading.Event()
+
+    class Held(ExactScanner):
+        def _score_block(self, state, vec, block):
+            go.wait(60)  # every block, until the test has released the pass
+            super()._score_block(state, vec, block)
+
+    scanner = Held()
+    with ThreadPoolExecutor(3) as pool:
+        first = pool.submit(scanner.search, vec, unit(queries[0]), 5)
+        while not scanner._passes:
+            time.sleep(0.001)
+        second = pool.submit(scanner.search, vec, unit(queries[1]), 5)
+        while not scanner._passes[id(vec.matrix)].waiting:
+            time.sleep(0.001)
+        scanner.release(vec)
+        go.set()
+        assert first.result(60) is None and second.result(60) is None
+    assert scanner.scans < 1  # let go within the pass: not even one whole pass scored
+    ids, _ = scanner.search(vec, unit(queries[2]), 5)
+    assert ids.tolist() == exact_top(data, queries[2:], 5)[0].tolist()
+
+
+def test_queries_in_a_pass_when_the_index_is_ready_are_answered_by_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A query whose exact pass is under way when the split's approximate index is
+    published gets the index's answer, not the rest of the pass."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from embedhub.search import exact
+
+    monkeypatch.setattr(exact, "CHUNK", 500)
+    data, queries = clustered(3000, 32, 1, seed=14)
+    view = open_view(tmp_path / "view", [_vectors(tmp_path, data)])
+    indexes = Indexes(tmp_path / "idx", SearchSettings(approx_threshold=10**9))
+    published = threading.Event()
+
+    class Held(ExactScanner):
+        def _score_block(self, state, vec, block):
+            published.wait(60)  # the pass is stuck on its first block until then
+            super()._score_block(state, vec, block)
+
+    indexes.scanner = Held()
+    with ThreadPoolExecutor(1) as pool:
+        asked = pool.submit(indexes.nearest, view, "embedding", queries[0], 5)
+        while not indexes.scanner._passes:
+            time.sleep(0.001)
+        indexes._load_or_build_approx(view, "embedding")  # builds, publishes, releases
+        published.set()
+        found = asked.result(60)
+    assert found.method == "approximate"
+    assert found.ids.tolist() == exact_top(data, queries, 5)[0].tolist()
+
+
 def test_approximate_recall_against_exact(tmp_path: Path) -> None:
     """The recall the approximate index gives on embedding-like vectors (quality, not speed:
     a deterministic number, measured here on a small set; bench/search.py measures 1M). 384

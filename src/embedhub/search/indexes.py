@@ -190,7 +190,10 @@ class Indexes:
         if n >= self.settings.approx_threshold:
             self._builder.want(view, column)  # answered exactly until it is ready
         first_pass = self._prefilters.get((view.folder, column))
-        ids, scores = self.scanner.search(vec, q, k, first_pass)
+        found = self.scanner.search(vec, q, k, first_pass)
+        if found is None:  # the index became ready during the pass (ExactScanner.release)
+            return self.nearest(view, column, q, k)
+        ids, scores = found
         self.metrics.query("exact")
         return Result(ids, scores, "exact", n)
 
@@ -221,6 +224,7 @@ class Indexes:
             index = approx.load(final, view.num_rows)
         release_freed_memory()  # the build's and the load's copies (coded rows, file bytes)
         self._approx[(view.folder, column)] = index
+        self.scanner.release(view.vectors[column])  # queries mid-pass: the index answers
 
     def _saved_approx(self, final: Path, rows: int) -> approx.ApproxIndex | None:
         if verified(final) is None:
