@@ -136,8 +136,9 @@ class Indexes:
             if folder.exists():  # what a build killed earlier left behind
                 remove_stale_temps(folder, pid_alive)
             view = open_view(folder, paths())
-            release_freed_memory(arrow=True)  # reading the Parquet files peaked far above this
             filters = self._prefilters_of(view)
+            # Reading the Parquet files and coding the first pass peaked far above this.
+            release_freed_memory(arrow=True)
             self.metrics.view_opened(time.perf_counter() - started)
             self._mark_used(folder, force=True)
             with self._lock:
