@@ -22,6 +22,17 @@ def release_freed_memory(arrow: bool = False) -> None:
         _LIBC.malloc_trim(0)
 
 
+def arrow_on_glibc() -> None:
+    """Arrow allocates from glibc's malloc from now on, not from its own pool (mimalloc in
+    the wheels), so that release_freed_memory hands back what reading Parquet used: reading
+    runs on Arrow's own threads, and mimalloc keeps their freed pages (its collect covers the
+    calling thread). A server that had opened one 100k-row split: 776 -> 734 MiB RSS;
+    opening a 1M-row split took as long as before (19.0 s against 18.9)."""
+    import pyarrow as pa
+
+    pa.set_memory_pool(pa.system_memory_pool())
+
+
 # madvise(2) advice values (Linux): back a range with 2 MiB pages from now on; and collapse
 # the pages it already has into huge ones right away (Linux 6.1+).
 MADV_HUGEPAGE, MADV_COLLAPSE = 14, 25

@@ -17,6 +17,7 @@ from embedhub.config import Settings
 from embedhub.db import Database
 from embedhub.engine import Engine, plan_workers
 from embedhub.http_limits import HttpLimits, protocol_class
+from embedhub.memory import arrow_on_glibc
 
 log = logging.getLogger("embedhub")
 
@@ -98,6 +99,7 @@ def build_app(settings: Settings, engines: dict[str, Engine], metrics: Metrics) 
 
 def serve(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    arrow_on_glibc()  # before the first Parquet file is read
     metrics = Metrics()
     engines = load_engines(settings, metrics)
     for engine in engines.values():

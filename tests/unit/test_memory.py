@@ -1,4 +1,5 @@
-"""memory.huge_pages: the kernel really backs the range with 2 MiB pages where it can."""
+"""memory.py: the kernel really backs a range with 2 MiB pages where it can, and Arrow
+allocates from glibc once the server has asked it to."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import platform
 import re
 from pathlib import Path
 
-from embedhub.memory import HUGE, huge_pages
+import pyarrow as pa
+
+from embedhub.memory import HUGE, arrow_on_glibc, huge_pages
 
 THP = Path("/sys/kernel/mm/transparent_hugepage/enabled")
 
@@ -53,3 +56,15 @@ def test_huge_pages_back_a_written_range_with_2mib_pages():
 def test_huge_pages_leaves_a_range_without_a_whole_huge_page_alone():
     assert huge_pages(HUGE + 4096, HUGE - 8192) is False
     assert huge_pages(HUGE, 0) is False
+
+
+def test_arrow_allocates_from_glibc_once_asked() -> None:
+    before = pa.default_memory_pool()
+    try:
+        arrow_on_glibc()
+        assert pa.default_memory_pool().backend_name == "system"
+        held = pa.system_memory_pool().bytes_allocated()
+        table = pa.table({"x": pa.array(range(100_000), pa.int64())})  # 800 kB of values
+        assert pa.system_memory_pool().bytes_allocated() - held >= table.nbytes
+    finally:
+        pa.set_memory_pool(before)  # the rest of this test process keeps its pool
