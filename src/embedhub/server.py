@@ -99,7 +99,8 @@ def build_app(settings: Settings, engines: dict[str, Engine], metrics: Metrics) 
 
 def serve(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    arrow_on_glibc()  # before the first Parquet file is read
+    if not arrow_on_glibc():  # the CLI asked first; a server started from Python may not
+        log.warning("pyarrow was loaded before the server started: it keeps its allocator")
     metrics = Metrics()
     engines = load_engines(settings, metrics)
     for engine in engines.values():

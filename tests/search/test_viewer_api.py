@@ -134,6 +134,13 @@ def _error(r: requests.Response, status: int, code: str, says: str = "") -> str:
 
 
 # --- the documented shapes ------------------------------------------------------------------
+def test_the_server_reads_parquet_with_arrow_on_glibc(srv: Server, data: dict) -> None:
+    """`embedhub serve` chose Arrow's allocator before pyarrow loaded (memory.arrow_on_glibc);
+    serve() says so in its log when it came too late."""
+    assert _ok(requests.get(f"{srv.url}/datasets-server/is-valid?dataset=alice/vecs"))
+    assert "keeps its allocator" not in srv.log.read_text()
+
+
 def test_is_valid_and_splits(srv: Server, data: dict) -> None:
     r = viewer(srv, "is-valid", dataset="alice/vecs")
     shaped(_ok(r), IS_VALID)

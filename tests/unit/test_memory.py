@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import ctypes
 import mmap
+import os
 import platform
 import re
+import subprocess
+import sys
 from pathlib import Path
 
-import pyarrow as pa
-
-from embedhub.memory import HUGE, arrow_on_glibc, huge_pages
+from embedhub.memory import HUGE, huge_pages
 
 THP = Path("/sys/kernel/mm/transparent_hugepage/enabled")
 
@@ -58,13 +59,22 @@ def test_huge_pages_leaves_a_range_without_a_whole_huge_page_alone():
     assert huge_pages(HUGE, 0) is False
 
 
-def test_arrow_allocates_from_glibc_once_asked() -> None:
-    before = pa.default_memory_pool()
-    try:
-        arrow_on_glibc()
-        assert pa.default_memory_pool().backend_name == "system"
-        held = pa.system_memory_pool().bytes_allocated()
-        table = pa.table({"x": pa.array(range(100_000), pa.int64())})  # 800 kB of values
-        assert pa.system_memory_pool().bytes_allocated() - held >= table.nbytes
-    finally:
-        pa.set_memory_pool(before)  # the rest of this test process keeps its pool
+def _said_and_pool(before: str) -> tuple[str, str]:
+    """In a fresh interpreter with no pool chosen by the environment: `before`, then what
+    arrow_on_glibc() returns and the pool Arrow then uses."""
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    code = (
+        f"{before}\nfrom embedhub.memory import arrow_on_glibc\nprint(arrow_on_glibc())\n"
+        "import pyarrow as pa\nprint(pa.default_memory_pool().backend_name)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    said, pool = out.stdout.split()
+    return said, pool
+
+
+def test_arrow_allocates_from_glibc_when_asked_before_it_loads() -> None:
+    assert _said_and_pool("") == ("True", "system")
+    said, pool = _said_and_pool("import pyarrow")  # too late: it says so
+    assert said == "False" and pool != "system"

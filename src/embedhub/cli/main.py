@@ -27,7 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from embedhub.backends import RuntimeSettingError
     from embedhub.config import SettingsError
+    from embedhub.memory import arrow_on_glibc
 
+    arrow_on_glibc()  # first: building the parser loads pyarrow (the bulk command's choices)
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
