@@ -2,9 +2,10 @@
 for huge pages where a hot, randomly read block of memory lives (huge_pages).
 
 Both allocators in this process keep what was freed for reuse: glibc keeps freed blocks in its
-arenas (one per thread that allocated), and pyarrow's memory pool (mimalloc) keeps freed
-segments. After work that peaks far above the steady state (a batch of long inputs, reading a
-million-row Parquet file into a search view), that keeps the server's RSS at the peak for good."""
+arenas (one per thread that allocated), and pyarrow's memory pool (mimalloc, unless
+arrow_on_glibc put Arrow on glibc, as the CLI does) keeps freed segments. After work that peaks
+far above the steady state (a batch of long inputs, reading a million-row Parquet file into a
+search view), that keeps the server's RSS at the peak for good."""
 
 from __future__ import annotations
 

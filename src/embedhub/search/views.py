@@ -24,8 +24,9 @@ BATCH = 4096
 SLICED_TAKE = 256  # up to this many rows are taken slice by slice (see View.take)
 EPS = 1e-12  # what torch.nn.functional.normalize (and so semantic_search) divides by at least
 HUGE = 1e30  # a row norm above this may overflow a float32 dot product
-SAFE = 1e18  # a float32 norm below this is exact enough to compare with HUGE (float32 sums of
-# squares overflow from norms of ~1.8e19)
+# A norm taken in float32 below this is right enough to compare with HUGE (a float32 sum of
+# squares overflows from norms of ~1.8e19 on).
+SAFE = 1e18
 
 
 class ViewError(ValueError):
