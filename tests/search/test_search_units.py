@@ -190,6 +190,14 @@ def test_scores_of_scattered_rows_are_the_cosine_scores(tmp_path: Path) -> None:
     assert scores_of(vec, np.array([], np.int64), q).shape == (0,)
 
 
+def _in_a_pass(pool, scanner: ExactScanner, vec, q: np.ndarray):
+    """A search for `q` (top 5) submitted to `pool`, returned once its pass has begun."""
+    asked = pool.submit(scanner.search, vec, unit(q), 5)
+    while not scanner._passes:
+        time.sleep(0.001)
+    return asked
+
+
 def test_queries_arriving_together_share_one_scan(tmp_path: Path) -> None:
     """Fifteen queries that arrive while one is being scanned are all answered by one more
     scan (deterministic: the first scan waits until they have all arrived)."""
@@ -207,9 +215,7 @@ def test_queries_arriving_together_share_one_scan(tmp_path: Path) -> None:
 
     scanner = Held()
     with ThreadPoolExecutor(16) as pool:
-        first = pool.submit(scanner.search, vec, unit(queries[0]), 5)
-        while not scanner._passes:
-            time.sleep(0.001)
+        first = _in_a_pass(pool, scanner, vec, queries[0])
         rest = [pool.submit(scanner.search, vec, unit(q), 5) for q in queries[1:]]
         found = [first.result(60)[0], *(f.result(60)[0] for f in rest)]
     truth = exact_top(data, queries, 5)
@@ -283,9 +289,7 @@ def test_a_released_pass_lets_its_queries_go_unanswered(
 
     scanner = Held()
     with ThreadPoolExecutor(3) as pool:
-        first = pool.submit(scanner.search, vec, unit(queries[0]), 5)
-        while not scanner._passes:
-            time.sleep(0.001)
+        first = _in_a_pass(pool, scanner, vec, queries[0])
         second = pool.submit(scanner.search, vec, unit(queries[1]), 5)
         while not scanner._passes[id(vec.matrix)].waiting:
             time.sleep(0.001)
