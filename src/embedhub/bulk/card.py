@@ -9,8 +9,8 @@ from typing import Any
 import pyarrow as pa
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from embedhub.bulk.config import EXTENSIONS
 from embedhub.bulk.embedders import EmbedderInfo
-from embedhub.bulk.publish import EXTENSIONS
 from embedhub.cardmeta import BLOCK, EmbeddingMeta
 
 

@@ -21,9 +21,9 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+from embedhub.bulk.config import TEXT_COLUMN
 from embedhub.bulk.errors import BulkError
 
-FORMATS = ("csv", "tsv", "json", "jsonl", "parquet", "text", "arrow")
 _SUFFIXES = {
     ".csv": "csv",
     ".tsv": "tsv",
@@ -37,7 +37,6 @@ _SUFFIXES = {
     ".text": "text",
     ".arrow": "arrow",
 }
-TEXT_COLUMN = "text"  # the one column plain-text input has
 _BLOCK = 1 << 20  # bytes pyarrow parses at once; bounds memory per batch
 
 

@@ -12,44 +12,16 @@ import pyarrow as pa
 
 from embedhub.bulk import inputs
 from embedhub.bulk.card import make_card
+from embedhub.bulk.config import OUTPUT_FORMATS, JobConfig
 from embedhub.bulk.embedders import Embedder, LocalEmbedder, RemoteEmbedder
 from embedhub.bulk.errors import BulkError
 from embedhub.bulk.local import HereExecutor
-from embedhub.bulk.publish import OUTPUT_FORMATS, publish
+from embedhub.bulk.publish import publish
 from embedhub.bulk.rows import TextSpec, check_columns
 from embedhub.bulk.runner import Executor, stream
 from embedhub.bulk.sink import Sink, rewrite_stale
 from embedhub.bulk.store import WORK_DIR, WorkDir
-from embedhub.config import DEFAULT_MODEL_ID, Settings, settings_from_env
-from embedhub.types import ModelSpec
-
-
-@dataclass
-class JobConfig:
-    inputs: list[str]
-    output: Path
-    column: str | None = None
-    template: str | None = None
-    id_column: str | None = None
-    embedding_column: str = "embedding"
-    model: ModelSpec = field(default_factory=lambda: ModelSpec(DEFAULT_MODEL_ID))
-    url: str | None = None  # remote mode
-    token: str | None = None
-    ray: str | None = None  # Ray mode: "auto" or a cluster address
-    ray_cpus: int | None = None
-    actors: int | None = None
-    input_format: str | None = None
-    split: str | None = None
-    output_format: str = OUTPUT_FORMATS[0]
-    batch_rows: int = 1024
-    shard_rows: int = 50_000
-    # The model's runtime, precision, threads and caches, as `embedhub serve` takes them
-    # (None: from the EMBEDHUB_* variables).
-    settings: Settings | None = None
-    concurrency: int = 4
-    overwrite: bool = False
-    quiet: bool = False
-    command: str = ""
+from embedhub.config import Settings, settings_from_env
 
 
 @dataclass

@@ -16,11 +16,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from embedhub.bulk.config import EXTENSIONS
 from embedhub.bulk.store import WorkDir, fsync_dir
-
-# Output format -> the shards' file extension. The one list of formats `embed --format` takes.
-EXTENSIONS = {"parquet": "parquet", "jsonl.gz": "jsonl.gz"}
-OUTPUT_FORMATS = tuple(EXTENSIONS)
 
 
 def publish(output: Path, work: WorkDir, schema: pa.Schema, *, fmt: str, card: str) -> int:

@@ -35,7 +35,7 @@ from embedhub.models import ModelNotFound, resolve_model
 from embedhub.types import ModelSpec
 
 if TYPE_CHECKING:
-    from embedhub.bulk.job import JobConfig
+    from embedhub.bulk.config import JobConfig
 
 
 class RayExecutor:

@@ -20,7 +20,7 @@ from embedhub.bulk.sink import Sink
 from embedhub.bulk.store import WorkDir
 
 if TYPE_CHECKING:
-    from embedhub.bulk.job import JobConfig
+    from embedhub.bulk.config import JobConfig
 
 
 class Executor(Protocol):

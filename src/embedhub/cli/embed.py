@@ -10,6 +10,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from embedhub.bulk.config import FORMATS, OUTPUT_FORMATS, TEXT_COLUMN, JobConfig
 from embedhub.cli.options import add_setting_flags, settings_from_args
 
 
@@ -24,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders or glob patterns")
     p.add_argument("--output", "-o", required=True, type=Path, help="the dataset folder to write")
     text = p.add_argument_group("what to embed")
-    text.add_argument("--column", help=f"the text column (default: {_text_column()})")
+    text.add_argument("--column", help=f"the text column (default: {TEXT_COLUMN})")
     text.add_argument("--template", help='join columns, e.g. "{title}: {body}"')
     text.add_argument("--id-column", help="a unique, stable row id (default: the row number)")
     text.add_argument(
@@ -32,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=_job_default("embedding_column"),
         help="output vector column (default: %(default)s)",
     )
-    text.add_argument("--input-format", choices=_formats(), help="override the file suffix")
+    text.add_argument("--input-format", choices=FORMATS, help="override the file suffix")
     text.add_argument("--split", help="the split of a saved DatasetDict (default: all)")
     how = p.add_argument_group("where vectors come from")
     # --model, --runtime, --threads, ...: the model settings `embedhub serve` takes too.
@@ -59,7 +60,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--format",
         dest="output_format",
         default=_job_default("output_format"),
-        choices=_output_formats(),
+        choices=OUTPUT_FORMATS,
         help="shard format (default: %(default)s)",
     )
     out.add_argument(
@@ -86,34 +87,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _formats() -> tuple[str, ...]:
-    from embedhub.bulk.inputs import FORMATS
-
-    return FORMATS
-
-
-def _output_formats() -> tuple[str, ...]:
-    from embedhub.bulk.publish import OUTPUT_FORMATS
-
-    return OUTPUT_FORMATS
-
-
-def _text_column() -> str:
-    from embedhub.bulk.inputs import TEXT_COLUMN
-
-    return TEXT_COLUMN
-
-
 def _job_default(name: str) -> object:
     """JobConfig's default: the one place a bulk option's default is written."""
-    from embedhub.bulk import JobConfig
-
     return JobConfig.__dataclass_fields__[name].default
 
 
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from embedhub.bulk import BulkError, JobConfig
+    from embedhub.bulk import BulkError
     from embedhub.bulk import run as run_job
 
     settings = settings_from_args(args)  # a bad value: one line and exit 2 (cli.main)

@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     from embedhub.config import SettingsError
     from embedhub.memory import arrow_on_glibc
 
-    arrow_on_glibc()  # first: building the parser loads pyarrow (the bulk command's choices)
+    arrow_on_glibc()  # before any command loads pyarrow (Arrow reads the choice on import)
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
