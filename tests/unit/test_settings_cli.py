@@ -75,8 +75,8 @@ def test_the_readme_lists_every_setting():
 
 
 def test_building_the_parser_loads_neither_pyarrow_nor_the_bulk_machinery():
-    """Every command builds the whole parser first: `embedhub --help` took ~1.1 s while the
-    embed command's choices came from the modules that read and write files (0.34 s since)."""
+    """Every command builds the whole parser first: `embedhub --help` took ~0.9 s while the
+    embed command's choices came from the modules that read and write files (0.3 s since)."""
     import subprocess
     import sys
 
