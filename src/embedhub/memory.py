@@ -44,7 +44,7 @@ def arrow_on_glibc() -> bool:
 # madvise(2) advice values (Linux): back a range with 2 MiB pages from now on; and collapse
 # the pages it already has into huge ones right away (Linux 6.1+).
 MADV_HUGEPAGE, MADV_COLLAPSE = 14, 25
-HUGE = 2 << 20
+HUGE_PAGE = 2 << 20  # bytes
 
 
 def huge_pages(address: int, size: int) -> bool:
@@ -54,8 +54,8 @@ def huge_pages(address: int, size: int) -> bool:
 
     Why: a search scans tens of MB of codes per query; in 4 KiB pages each scan walks ~12,000
     page-table entries, and in a virtual machine every TLB miss walks two levels of tables."""
-    start = -(-address // HUGE) * HUGE
-    end = (address + size) // HUGE * HUGE
+    start = -(-address // HUGE_PAGE) * HUGE_PAGE
+    end = (address + size) // HUGE_PAGE * HUGE_PAGE
     if _LIBC is None or end <= start:
         return False
     # Eligible for huge pages where THP is in 'madvise' mode (this host's default), then

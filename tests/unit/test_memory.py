@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from embedhub.memory import HUGE, huge_pages
+from embedhub.memory import HUGE_PAGE, huge_pages
 
 THP = Path("/sys/kernel/mm/transparent_hugepage/enabled")
 
@@ -40,7 +40,7 @@ def _huge_kib(address: int) -> int:
 def test_huge_pages_back_a_written_range_with_2mib_pages():
     # Private and anonymous, like the heap (a plain mmap(-1) is shared memory); written in 4
     # KiB pages below.
-    region = mmap.mmap(-1, 4 * HUGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    region = mmap.mmap(-1, 4 * HUGE_PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     region.write(b"\1" * len(region))
     address = ctypes.addressof(ctypes.c_char.from_buffer(region))  # the export ends here
     try:
@@ -48,15 +48,15 @@ def test_huge_pages_back_a_written_range_with_2mib_pages():
         assert collapsed == _thp_possible()
         if collapsed:
             # At least the whole 2 MiB pages inside the (4 KiB-aligned) mapping.
-            assert _huge_kib(address) >= 3 * HUGE // 1024
-            assert region[: 4 * HUGE] == b"\1" * (4 * HUGE)  # the data is unchanged
+            assert _huge_kib(address) >= 3 * HUGE_PAGE // 1024
+            assert region[: 4 * HUGE_PAGE] == b"\1" * (4 * HUGE_PAGE)  # the data is unchanged
     finally:
         region.close()
 
 
 def test_huge_pages_leaves_a_range_without_a_whole_huge_page_alone():
-    assert huge_pages(HUGE + 4096, HUGE - 8192) is False
-    assert huge_pages(HUGE, 0) is False
+    assert huge_pages(HUGE_PAGE + 4096, HUGE_PAGE - 8192) is False
+    assert huge_pages(HUGE_PAGE, 0) is False
 
 
 def _said_and_pool(before: str) -> tuple[str, str]:
