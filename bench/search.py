@@ -219,9 +219,9 @@ def approx_part(srv, token: str, work: Path, rows: int, clients: int, queries: i
     stop.set()
     for t in threads:
         t.join()
-    print(
-        f"  server RSS after the build (exact scans read the whole matrix) {rss_gib(srv):.2f} GiB"
-    )
+    # The exact scans read the whole float32 matrix (RSS above); once the index answers, the
+    # server unmaps it (approximate queries read the float16 files and a few rows by pread).
+    print(f"  server RSS once the index answers {rss_gib(srv):.2f} GiB")
     print(
         f"  during the build: {clients} clients, {len(latencies)} requests, {len(errors)} "
         f"errors, slowest {max(latencies):.2f} s, p50 {p50_ms(latencies):.0f} ms "
@@ -258,8 +258,9 @@ def approx_part(srv, token: str, work: Path, rows: int, clients: int, queries: i
         f"ms; with requests.post {p50_ms(slow):.1f} ms); "
         f"recall@10 vs exact {recall(np.array(found), truth):.4f} (target >= 0.95)"
     )
-    # RSS counts the pages of memory-mapped files this process touched (the float32 matrix,
-    # the rows): page cache, which the kernel can reclaim and re-read; the rest is the heap.
+    # RSS counts the pages of memory-mapped files this process touched (the 1M split's float16
+    # vectors, the 100k split's float32 matrix, the rows): page cache, which the kernel can
+    # reclaim and re-read; the rest is the heap.
     print(
         f"  server RSS {mem.rss / 2**30:.2f} GiB = {mem.rss / 1e9:.2f} GB (target < 2.5 GB), of "
         f"which mapped files {mem.shared / 2**30:.2f} GiB, heap and the rest "

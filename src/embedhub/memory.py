@@ -45,6 +45,7 @@ def arrow_on_glibc() -> bool:
 # the pages it already has into huge ones right away (Linux 6.1+).
 MADV_HUGEPAGE, MADV_COLLAPSE = 14, 25
 HUGE_PAGE = 2 << 20  # bytes
+PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def huge_pages(address: int, size: int) -> bool:
@@ -62,6 +63,20 @@ def huge_pages(address: int, size: int) -> bool:
     # collapsed now rather than whenever khugepaged gets to it.
     _LIBC.madvise(start, end - start, MADV_HUGEPAGE)
     return _LIBC.madvise(start, end - start, MADV_COLLAPSE) == 0
+
+
+MADV_DONTNEED = 4
+
+
+def drop_pages(address: int, size: int) -> bool:
+    """Unmap the whole pages inside [address, address + size) of a read-only file mapping from
+    this process: its RSS no longer counts them, the page cache keeps them (a later read maps
+    them again without I/O). False where madvise is not available (nothing changes)."""
+    start = -(-address // PAGE) * PAGE
+    end = (address + size) // PAGE * PAGE
+    if _LIBC is None or end <= start:
+        return False
+    return _LIBC.madvise(start, end - start, MADV_DONTNEED) == 0
 
 
 def _libc():

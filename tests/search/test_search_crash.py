@@ -75,9 +75,12 @@ def test_kill_during_build_then_restart(tmp_path: Path) -> None:
     # Damage the finished index the ways a crash or a disk can (garbage of the same size is
     # in the unit tests): each time the next start answers exactly, then builds it again.
     final = finals[0]
+    half = Path(f"{final}.half0")  # a part's float16 unit vectors (approx.half_paths)
+    assert half.exists() and Path(f"{half}.json").exists()
     damages = {
         "truncated": lambda: os.truncate(final, final.stat().st_size // 2),
         "sidecar lost": lambda: Path(f"{final}.json").unlink(),
+        "float16 file truncated": lambda: os.truncate(half, half.stat().st_size // 2),
     }
     for what, damage in damages.items():
         damage()

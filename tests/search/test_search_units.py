@@ -21,11 +21,18 @@ from sentence_transformers.util import semantic_search
 from embedhub.cardmeta import CardMetaError, EmbeddingMeta, card_data_of, meta_from_card_data
 from embedhub.search import approx
 from embedhub.search.artefacts import TMP_MARK, remove_stale_temps, verified
-from embedhub.search.exact import ExactScanner, scan, scores_of, search_subset, unit
+from embedhub.search.exact import (
+    ExactScanner,
+    exact_scores,
+    scan,
+    scores_of,
+    search_subset,
+    unit,
+)
 from embedhub.search.fulltext import match_expression, open_fulltext
 from embedhub.search.indexes import Indexes, SearchSettings, SplitKey
 from embedhub.search.layout import layout
-from embedhub.search.views import ROWS, open_view
+from embedhub.search.views import ROWS, Vectors, open_view
 from embedhub.search.where import WhereError, compile_where, matching_rows
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
@@ -357,8 +364,96 @@ def test_approximate_recall_against_exact(tmp_path: Path) -> None:
 
 def _built(view, tmp_path: Path):
     path = tmp_path / "approx.faiss"
-    approx.build(view.vectors["embedding"], path, threads=1, progress=lambda f: None)
+    vec = view.vectors["embedding"]
+    approx.build(vec, path, approx.half_paths(path), threads=1, progress=lambda f: None)
     return approx.load(path, view.num_rows)
+
+
+def test_float16_ranking_then_exact_scores(tmp_path: Path) -> None:
+    """The candidates are ranked by their float16 unit vectors, and what is returned is
+    rescored from the float32 file: each part's float16 index holds its rows' unit vectors
+    (odd rows zero), in the part's order, and the returned scores are the exact ones, bit for
+    bit what scores_of gives."""
+    data, queries = clustered(3000, 64, 20, seed=13)
+    data[7] = np.nan  # an odd row: zero in the float16 file, never returned above real rows
+    view = open_view(tmp_path / "view", [_vectors(tmp_path, data)])
+    vec = view.vectors["embedding"]
+    index = _built(view, tmp_path)
+    units, bad = vec.units(slice(0, len(data)))
+    assert np.flatnonzero(bad).tolist() == [7]
+    for rows, half in zip(index.rows, index.halves, strict=True):
+        stored = half.reconstruct_n(0, half.ntotal)  # float16's 11 significant bits
+        assert np.allclose(stored, units[rows], rtol=2**-10, atol=1e-6)
+        assert not stored[rows == 7].any()
+    for q in queries:
+        q = unit(q)
+        found, scores = index.nearest(vec, q, 10)
+        assert 7 not in found.tolist()
+        assert scores.tolist() == scores_of(vec, found, q).tolist()
+        assert exact_scores(vec, found, q).tolist() == scores_of(vec, found, q).tolist()
+        assert found.tolist() == exact_top(np.nan_to_num(data, nan=0), q[None], 10)[0].tolist()
+
+
+def test_rows_of_reads_the_file_not_the_mapping(tmp_path: Path) -> None:
+    data, _ = clustered(2000, 32, 1, seed=14)
+    vec = open_view(tmp_path / "view", [_vectors(tmp_path, data)]).vectors["embedding"]
+    ids = np.array([5, 1999, 0, 5, 700])
+    assert np.array_equal(vec.rows_of(ids), data[ids])
+    plain = Vectors("embedding", np.asarray(data), np.ones(len(data), np.float32))
+    assert np.array_equal(plain.rows_of(ids), data[ids])  # not a file: from memory
+    with pytest.raises(IndexError):
+        vec.rows_of(np.array([2000]))
+
+
+def _resident(path: Path) -> int:
+    """Bytes of `path`'s mappings resident in this process (Linux smaps)."""
+    total, current = 0, None
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        if line[:1] in "0123456789abcdef" and "-" in line.split(" ", 1)[0]:
+            current = line.split()[-1] if len(line.split()) > 5 else None
+        elif line.startswith("Rss:") and current == str(path):
+            total += int(line.split()[1]) * 1024
+    return total
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="reads Linux's smaps")
+def test_a_split_served_by_its_index_drops_its_float32_matrix(tmp_path: Path) -> None:
+    """Once the approximate index is published, the float32 matrix (read whole by the exact
+    passes before it) leaves this process's RSS, and approximate queries don't bring it back
+    (they read their few float32 rows with pread)."""
+    data, queries = clustered(20_000, 384, 50, seed=15)
+    view = open_view(tmp_path / "view", [_vectors(tmp_path, data)])
+    indexes = Indexes(tmp_path / "idx", SearchSettings(approx_threshold=1000))
+    matrix = view.folder / "vectors-0.npy"
+    assert indexes.nearest(view, "embedding", queries[0], 10).method == "exact"
+    assert _resident(matrix) > 0.9 * data.nbytes  # the exact pass read all of it
+    assert indexes.wait_idle(300)
+    found = [indexes.nearest(view, "embedding", q, 10) for q in queries]
+    assert {r.method for r in found} == {"approximate"}
+    assert _resident(matrix) < 0.05 * data.nbytes
+    assert recall(np.array([r.ids for r in found]), exact_top(data, queries, 10)) >= 0.95
+    indexes.close()
+
+
+def test_index_without_its_float16_file_is_built_again(tmp_path: Path) -> None:
+    """The codes are published last and vouch for both files: an index whose float16 file is
+    missing or damaged is not served, it is built again."""
+    data, queries = clustered(3000, 32, 1, seed=16)
+    view = open_view(tmp_path / "view", [_vectors(tmp_path, data)])
+    final = view.folder / "approx-0.faiss"
+    half = approx.half_paths(final)[1]
+    for damage in (lambda: half.unlink(), lambda: _flip(half)):
+        indexes = Indexes(tmp_path / "idx", SearchSettings(approx_threshold=1000))
+        indexes.nearest(view, "embedding", queries[0], 5)
+        assert indexes.wait_idle(300)
+        indexes.close()
+        damage()
+        again = Indexes(tmp_path / "idx", SearchSettings(approx_threshold=1000))
+        assert again.nearest(view, "embedding", queries[0], 5).method == "exact"
+        assert again.wait_idle(300)
+        assert again.nearest(view, "embedding", queries[0], 5).method == "approximate"
+        assert verified(half) is not None and verified(final) is not None
+        again.close()
 
 
 def test_large_split_is_answered_exactly_while_its_index_builds(tmp_path: Path) -> None:

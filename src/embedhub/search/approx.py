@@ -18,12 +18,22 @@ codes and 0.9075 with bits; 2 dimensions per code (96 bytes) ranked better still
 true top 10 within the best 0.1%, against 0.897) but scanned 2.4x slower (15.6 ms per
 million). The pool of 2,000 candidates is 0.2% of a million rows (bench/ann_choice.py --real).
 
-Every returned score is the exact one (exact.scores_of), so the approximation only ever costs
-recall, never a wrong score.
+The candidates are ranked by their unit vectors in float16 (faiss IndexRefine over an
+IndexScalarQuantizer per part, in files of their own that faiss memory-maps: 768 MB per million
+384-d rows, half the float32 matrix), and only the best few of them (rescored(k)) are then read
+from the float32 matrix's file and scored exactly: every returned score is the exact one, so
+the approximation only ever costs recall, never a wrong score. Why not rank them from the
+float32 matrix itself: the split is then served without its 1.5 GB matrix resident
+(Vectors.drop_resident, rows_of): a server with a 1M and a 100k split open went from 2.31 to
+1.61 GiB RSS (bench/search.py). float16 moved the dot products of 1,050 random 384-d unit
+rows with a unit query by at most 4e-5, which rescoring several times k rows exactly absorbs.
+Measured in-process on a 1M-row index (Xeon, AVX-512): ranking a part's 1,050 candidates this
+way took 0.21 ms against 0.28 ms for the float32 rows read in place, and nearest() 1.84 ms p50
+against 1.86 ms before.
 
 The rows are coded in PARTS parts (one quantizer, trained once), each searched on a thread of
-its own: faiss scans one query on one thread. Each part's thread scans its codes and scores its
-own share of the candidates exactly, so a query's two halves meet once, at the end. On two idle
+its own: faiss scans one query on one thread. Each part's thread scans its codes and ranks its
+own share of the candidates (in float16, above), so a query's two halves meet once, at the end. On two idle
 cores a 1M-row scan took 4.7 ms instead of 7.2-7.5 (codes out of the caches, as between real
 queries); scoring each part's candidates on its own thread, rather than merging the parts'
 candidates first and scoring them in two halves, took 0.5 ms more off (5.5 -> 5.0 ms for the
@@ -38,7 +48,8 @@ draw's spread) stand for the best `pool` of all rows. Measured when this was cho
 20k real embeddings bench/ann_choice.py --real uses: a pool of 0.1% / 0.2% / 0.4% of the rows
 gave recall@10 0.891 / 0.972 / 0.994 taken from all rows at once, and 0.896 / 0.974 / 0.996 as
 two parts' shares. The file (approx-N.faiss) is an .npz of the parts (each a serialized faiss
-index) and their row numbers (`rows{j}`, ascending)."""
+index) and their row numbers (`rows{j}`, ascending); approx-N.faiss.half{j} holds part j's
+float16 unit vectors (a faiss IndexScalarQuantizer file), in the part's order."""
 
 from __future__ import annotations
 
@@ -49,7 +60,7 @@ from pathlib import Path
 import numpy as np
 
 from embedhub.memory import huge_pages
-from embedhub.search.exact import best, scores_of
+from embedhub.search.exact import best, exact_scores
 from embedhub.search.threads import in_parallel, one_omp_thread
 from embedhub.search.views import Vectors
 
@@ -61,6 +72,18 @@ PARTS = 2  # parts of the rows, scanned at once (see above)
 # Each part's share of the pool is this much more than 1/PARTS of it: the draw puts 1,000 +-
 # 22 (one standard deviation) of the best 2,000 rows in each of two parts.
 MARGIN = 1.05
+# Rows of the float16 ranking rescored exactly: several times k, as float16 only reorders rows
+# whose scores are within ~1e-4 of each other.
+RESCORE_PER_ROW, RESCORE_EXTRA = 2, 20
+
+
+def half_paths(index: Path) -> list[Path]:
+    """The float16 files of the index's parts (approx-N.faiss.half0, ...)."""
+    return [index.with_name(f"{index.name}.half{j}") for j in range(PARTS)]
+
+
+def rescored(k: int) -> int:
+    return RESCORE_PER_ROW * k + RESCORE_EXTRA
 
 
 def pool(k: int) -> int:
@@ -77,12 +100,17 @@ def subquantizers(dim: int) -> int:
 
 
 class ApproxIndex:
-    def __init__(self, parts: list, rows: list[np.ndarray]) -> None:
+    def __init__(self, parts: list, rows: list[np.ndarray], halves: list) -> None:
         # parts: a faiss.IndexPQFastScan each; rows[j]: the row number of each of part j's
-        # codes, ascending (the order they were added in).
-        kept = [(p, r) for p, r in zip(parts, rows, strict=True) if p.ntotal > 0]
-        self.parts = [p for p, _ in kept]
-        self.rows = [r for _, r in kept]
+        # codes, ascending (the order they were added in); halves[j]: the unit vectors of
+        # part j's rows in float16, in the same order (a memory-mapped IndexScalarQuantizer).
+        import faiss
+
+        kept = [(p, r, h) for p, r, h in zip(parts, rows, halves, strict=True) if p.ntotal > 0]
+        self.parts = [p for p, _, _ in kept]
+        self.rows = [r for _, r, _ in kept]
+        self.halves = [h for _, _, h in kept]
+        self.refined = [faiss.IndexRefine(p, h) for p, _, h in kept]
 
     @property
     def ntotal(self) -> int:
@@ -90,25 +118,34 @@ class ApproxIndex:
 
     def nearest(self, vec: Vectors, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The best k rows of `vec` (ids, exact scores), best first (q unit length)."""
+        import faiss
+
         if not self.parts:
             return np.empty(0, np.int64), np.empty(0, np.float32)
         x = np.ascontiguousarray(q[None], np.float32)
         share = int(pool(k) * MARGIN / len(self.parts)) + 1
+        want = rescored(k)
+        params = faiss.IndexRefineSearchParameters(k_factor=share / want)
 
         def search_part(j: int) -> tuple[np.ndarray, np.ndarray]:
             one_omp_thread()
-            part = self.parts[j]
-            _, found = part.search(x, min(share, part.ntotal))
-            local = np.sort(found[0][found[0] >= 0])
-            ids = self.rows[j][local]  # ascending, as rows[j] is: the matrix is read in order
-            return best(scores_of(vec, ids, q), ids, k)
+            # The part's best `share` by codes, the best `want` of those by float16 vectors.
+            ranked, found = self.refined[j].search(x, want, params=params)
+            kept = found[0] >= 0
+            return self.rows[j][found[0][kept]], ranked[0][kept]
 
         found = in_parallel(search_part, range(len(self.parts)))
-        return best(np.concatenate([f[1] for f in found]), np.concatenate([f[0] for f in found]), k)
+        ids, _ = best(
+            np.concatenate([f[1] for f in found]), np.concatenate([f[0] for f in found]), want
+        )
+        return best(exact_scores(vec, ids, x[0]), ids, k)
 
 
-def build(vec: Vectors, dest: Path, *, threads: int, progress: Callable[[float], None]) -> None:
-    """Write the index for `vec` to `dest` (a temporary path: the caller publishes it)."""
+def build(
+    vec: Vectors, dest: Path, halves: list[Path], *, threads: int, progress: Callable[[float], None]
+) -> None:
+    """Write the index for `vec` to `dest` and its parts' float16 unit vectors to `halves`
+    (temporary paths: the caller publishes them)."""
     import faiss
 
     faiss.omp_set_num_threads(threads)  # this thread's builds only
@@ -119,22 +156,37 @@ def build(vec: Vectors, dest: Path, *, threads: int, progress: Callable[[float],
     # Each row's part (see above); size as a tuple: numpy's stubs type an int size as a scalar.
     owner = np.random.default_rng(0).integers(0, PARTS, size=(n,))
     parts = [faiss.clone_index(trained) for _ in range(PARTS)]  # the same codebooks, no rows
+    fp16 = [_half_index(vec.dim) for _ in range(PARTS)]
     for start in range(0, n, CHUNK):
         stop = min(start + CHUNK, n)
         units, here = vec.units(slice(start, stop))[0], owner[start:stop]
-        for j, part in enumerate(parts):
-            part.add(units[here == j])
+        for j in range(PARTS):
+            mine = units[here == j]
+            parts[j].add(mine)
+            fp16[j].add(mine)
         progress(stop / n)
+    for half, path in zip(fp16, halves, strict=True):
+        faiss.write_index(half, str(path))
+    del fp16  # ~2 bytes per value, in memory until written
     saved = {f"part{j}": faiss.serialize_index(p) for j, p in enumerate(parts)}
     saved |= {f"rows{j}": np.flatnonzero(owner == j) for j in range(PARTS)}
     with open(dest, "wb") as f:  # a file object: savez would add .npz to a name
         np.savez(f, **saved)
 
 
+def _half_index(dim: int):
+    import faiss
+
+    return faiss.IndexScalarQuantizer(
+        dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
+    )
+
+
 def load(path: Path, rows: int) -> ApproxIndex:
-    """Read a saved index; ValueError when the file is not an index of `rows` rows (an index
-    of another kind, e.g. the single HNSW graph or PQ index, or the parts of consecutive rows,
-    that earlier versions built, is refused: built again)."""
+    """Read a saved index (and map its parts' float16 files, half_paths(path)); ValueError
+    when the files are not an index of `rows` rows (an index of another kind, e.g. the single
+    HNSW graph or PQ index, or the parts of consecutive rows, that earlier versions built, or
+    parts without float16 files, is refused: built again)."""
     import faiss
 
     try:
@@ -155,8 +207,22 @@ def load(path: Path, rows: int) -> ApproxIndex:
     every = np.concatenate(numbers)
     if len(every) != rows or (rows and (every.min() < 0 or every.max() >= rows)):
         raise ValueError(f"{path} holds {len(every)} vectors, the split has {rows}")
+    halves = []
+    for part, half_path in zip(parts, half_paths(path), strict=False):
+        try:  # the codes stay in the file, mapped (faiss's IO_FLAG_MMAP_IFC)
+            half = faiss.read_index(str(half_path), faiss.IO_FLAG_MMAP_IFC)
+        except RuntimeError as exc:
+            raise ValueError(f"{half_path} is not a faiss index: {exc}") from None
+        fp16 = faiss.ScalarQuantizer.QT_fp16
+        if not isinstance(half, faiss.IndexScalarQuantizer) or half.sq.qtype != fp16:
+            raise ValueError(f"{half_path} holds a {type(half).__name__}, not float16 vectors")
+        if (half.ntotal, half.d) != (part.ntotal, part.d):
+            raise ValueError(f"{half_path} holds {half.ntotal} x {half.d}, its part {part.ntotal}")
+        halves.append(half)
+    if len(halves) != len(parts):
+        raise ValueError(f"{path} has {len(parts)} parts, this version makes {PARTS}")
     for part in parts:  # every query reads all of the codes (see memory.huge_pages)
         if part.codes.size():
             codes = faiss.rev_swig_ptr(part.codes.get(), part.codes.size())  # a view, no copy
             huge_pages(codes.ctypes.data, codes.nbytes)
-    return ApproxIndex(parts, [r.astype(np.int64, copy=False) for r in numbers])
+    return ApproxIndex(parts, [r.astype(np.int64, copy=False) for r in numbers], halves)

@@ -33,11 +33,21 @@ def unit(q: np.ndarray) -> np.ndarray:
 
 def scores_of(vec: Vectors, rows: np.ndarray, q: np.ndarray) -> np.ndarray:
     """Exact cosine scores of some rows (q already unit length)."""
+    return _scaled(vec, rows, _dots(np.asarray(vec.matrix), rows, q))
+
+
+def exact_scores(vec: Vectors, rows: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """scores_of a few rows (bit for bit), read from the matrix's file (Vectors.rows_of)
+    instead of through its mapping, which this process then need not keep resident."""
+    block = vec.rows_of(rows)
+    return _scaled(vec, rows, _dots(block, np.arange(len(block)), q))
+
+
+def _dots(matrix: np.ndarray, rows: np.ndarray, q: np.ndarray) -> np.ndarray:
     import faiss
 
     rows = np.ascontiguousarray(rows, np.int64)
     q = np.ascontiguousarray(q, np.float32)
-    matrix = np.asarray(vec.matrix)  # the plain array: no memmap subclass in the way
     dots = np.empty(len(rows), np.float32)
     if len(rows) and matrix.flags.c_contiguous:
         # Each row's dot product read in place: a gather (take) first copies the rows, and
@@ -54,6 +64,10 @@ def scores_of(vec: Vectors, rows: np.ndarray, q: np.ndarray) -> np.ndarray:
         )
     elif len(rows):
         dots = matrix.take(rows, axis=0) @ q
+    return dots
+
+
+def _scaled(vec: Vectors, rows: np.ndarray, dots: np.ndarray) -> np.ndarray:
     return np.nan_to_num(dots * vec.scale[rows], nan=-np.inf)
 
 

@@ -225,30 +225,42 @@ class Indexes:
             index = approx.load(final, view.num_rows)
         release_freed_memory()  # the build's and the load's copies (coded rows, file bytes)
         self._approx[(view.folder, column)] = index
-        self.scanner.release(view.vectors[column])  # queries mid-pass: the index answers
+        vec = view.vectors[column]
+        self.scanner.release(vec)  # queries mid-pass: the index answers
+        # From now on a query reads the float16 file and a few float32 rows (by pread): the
+        # float32 matrix that exact passes brought in need not stay resident (1.5 GB at 1M).
+        vec.drop_resident()
 
     def _saved_approx(self, final: Path, rows: int) -> approx.ApproxIndex | None:
-        if verified(final) is None:
+        # The float16 files are published first, the codes last: the codes vouch for all.
+        halves = approx.half_paths(final)
+        if any(verified(h) is None for h in halves) or verified(final) is None:
+            discard(final)
             return None
         try:
             return approx.load(final, rows)
         except ValueError as exc:  # complete but not usable (an older kind): build anew
             log.warning("rebuilding the approximate index: %s", exc)
-            discard(final)
+            for path in (final, *approx.half_paths(final)):
+                discard(path)
             return None
 
     def _build_approx(self, view: View, column: str, final: Path) -> None:
-        tmp = temp_path(final)
+        tmp, halves = temp_path(final), [temp_path(h) for h in approx.half_paths(final)]
         started = time.perf_counter()
         self.metrics.build_started()
         try:
             approx.build(
                 view.vectors[column],
                 tmp,
+                halves,
                 threads=self.settings.build_threads,
                 progress=self.metrics.build_progress,
             )
-            publish(tmp, final, {"column": column, "rows": view.num_rows})
+            info = {"column": column, "rows": view.num_rows}
+            for half, path in zip(halves, approx.half_paths(final), strict=True):
+                publish(half, path, info)
+            publish(tmp, final, info)
             self.metrics.build_finished(time.perf_counter() - started, ok=True)
             log.info(
                 "approximate index of %s built in %.1fs", view.folder, time.perf_counter() - started
@@ -257,7 +269,8 @@ class Indexes:
             self.metrics.build_finished(time.perf_counter() - started, ok=False)
             raise
         finally:
-            tmp.unlink(missing_ok=True)
+            for path in (tmp, *halves):
+                path.unlink(missing_ok=True)
 
     # --- removing what is not used -------------------------------------------------------
     def _note_latest(self, latest_for: tuple, folder: Path) -> None:

@@ -9,6 +9,8 @@ Each file is an artefact (see artefacts.py): complete and checked, or rebuilt.""
 
 from __future__ import annotations
 
+import os
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from embedhub.memory import drop_pages
 from embedhub.search.artefacts import discard, publish, temp_path, verified
 
 ROWS = "rows.arrow"
@@ -64,9 +67,41 @@ class Vectors:
     matrix: np.ndarray  # (rows, dim) float32, memory-mapped
     scale: np.ndarray  # (rows,) float32: 1/norm, 0 for a missing vector
 
+    def __post_init__(self) -> None:
+        # The matrix's file, for rows_of: where the matrix is a memory-mapped .npy file.
+        self._fd: int | None = None
+        if isinstance(self.matrix, np.memmap) and self.matrix.filename:
+            self._fd = os.open(self.matrix.filename, os.O_RDONLY)
+            self._offset = self.matrix.offset
+            weakref.finalize(self, os.close, self._fd)
+
     @property
     def dim(self) -> int:
         return self.matrix.shape[1]
+
+    def rows_of(self, ids: np.ndarray) -> np.ndarray:
+        """The float32 rows `ids` (a copy), read from the matrix's file (pread) rather than
+        through its mapping: a split served by its approximate index reads a few rows per
+        query, and each touch of the mapping would map a page of the file into this process
+        for good (a 2 MiB one where the kernel keeps the file's page cache in large folios, as
+        it does here), until the 1.5 GB of a 1M-row matrix were resident again (see
+        drop_resident)."""
+        ids = np.asarray(ids, np.int64).reshape(-1)
+        if self._fd is None or not len(ids):
+            return np.array(self.matrix[ids], np.float32)
+        if ids.min() < 0 or ids.max() >= self.matrix.shape[0]:
+            raise IndexError(f"row index out of range (the matrix has {self.matrix.shape[0]})")
+        size = self.dim * 4
+        data = b"".join(os.pread(self._fd, size, self._offset + int(i) * size) for i in ids)
+        return np.frombuffer(data, np.float32).reshape(len(ids), self.dim)
+
+    def drop_resident(self) -> None:
+        """Unmap the matrix's pages from this process (they stay in the page cache, and a
+        later read maps them again): once a split's approximate index serves it, only its
+        candidates' rows are read (rows_of), so the whole matrix need not stay resident.
+        Best effort (memory.drop_pages)."""
+        if self._fd is not None:
+            drop_pages(self.matrix.ctypes.data, self.matrix.nbytes)
 
     def units(self, rows: slice) -> tuple[np.ndarray, np.ndarray]:
         """(the rows' unit vectors, contiguous float32, with odd rows zeroed; which rows are
@@ -114,8 +149,9 @@ class View:
         out = table.to_pylist()
         for name in vector_columns:
             vec = self.vectors[name]
-            for row, i in zip(out, indices, strict=True):
-                row[name] = vec.matrix[i].tolist() if vec.scale[i] > 0 else None
+            values = vec.rows_of(np.asarray(indices, np.int64)).tolist() if indices else []
+            for row, i, value in zip(out, indices, values, strict=True):
+                row[name] = value if vec.scale[i] > 0 else None
         names = set(table.column_names) | set(vector_columns)
         order = [f.name for f in self.schema if f.name in names]
         return [{name: row[name] for name in order} for row in out]
