@@ -207,7 +207,15 @@ def approx_part(srv, token: str, work: Path, rows: int, clients: int, queries: i
             if r.status_code != 200:
                 errors.append(r.status_code)
 
+    peak = [0.0]
+
+    def sample() -> None:  # the server's RSS while the index builds, every 0.1 s
+        while not stop.is_set():
+            peak[0] = max(peak[0], rss_gib(srv))
+            time.sleep(0.1)
+
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    threads.append(threading.Thread(target=sample))
     for t in threads:
         t.start()
     while True:
@@ -221,7 +229,10 @@ def approx_part(srv, token: str, work: Path, rows: int, clients: int, queries: i
         t.join()
     # The exact scans read the whole float32 matrix (RSS above); once the index answers, the
     # server unmaps it (approximate queries read the float16 files and a few rows by pread).
-    print(f"  server RSS once the index answers {rss_gib(srv):.2f} GiB")
+    print(
+        f"  server RSS at most {peak[0]:.2f} GiB while the index built, "
+        f"{rss_gib(srv):.2f} GiB once it answers"
+    )
     print(
         f"  during the build: {clients} clients, {len(latencies)} requests, {len(errors)} "
         f"errors, slowest {max(latencies):.2f} s, p50 {p50_ms(latencies):.0f} ms "

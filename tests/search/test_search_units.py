@@ -385,6 +385,12 @@ def test_float16_ranking_then_exact_scores(tmp_path: Path) -> None:
         stored = half.reconstruct_n(0, half.ntotal)  # float16's 11 significant bits
         assert np.allclose(stored, units[rows], rtol=2**-10, atol=1e-6)
         assert not stored[rows == 7].any()
+        added = approx._half_index(64)  # what faiss's own add() makes of the same rows
+        added.add(units[rows])
+        assert half.ntotal == added.ntotal
+        assert np.array_equal(
+            half.reconstruct_n(0, half.ntotal), added.reconstruct_n(0, added.ntotal)
+        )
     for q in queries:
         q = unit(q)
         found, scores = index.nearest(vec, q, 10)

@@ -67,7 +67,7 @@ from embedhub.search.views import Vectors
 CANDIDATES = 2_000  # rows rescored exactly at least ...
 PER_ROW = 20  # ... and this many per wanted row
 SAMPLE = 50_000  # rows the quantizer is trained on
-CHUNK = 50_000  # rows coded per call: progress reports and a bounded normalised copy
+CHUNK = 16_384  # rows coded per call: progress reports and bounded temporaries (~25 MB)
 PARTS = 2  # parts of the rows, scanned at once (see above)
 # Each part's share of the pool is this much more than 1/PARTS of it: the draw puts 1,000 +-
 # 22 (one standard deviation) of the best 2,000 rows in each of two parts.
@@ -156,20 +156,29 @@ def build(
     # Each row's part (see above); size as a tuple: numpy's stubs type an int size as a scalar.
     owner = np.random.default_rng(0).integers(0, PARTS, size=(n,))
     parts = [faiss.clone_index(trained) for _ in range(PARTS)]  # the same codebooks, no rows
-    fp16 = [_half_index(vec.dim) for _ in range(PARTS)]
-    for start in range(0, n, CHUNK):
-        stop = min(start + CHUNK, n)
-        units, here = vec.units(slice(start, stop))[0], owner[start:stop]
-        for j in range(PARTS):
-            mine = units[here == j]
-            parts[j].add(mine)
-            fp16[j].add(mine)
-        progress(stop / n)
-    for half, path in zip(fp16, halves, strict=True):
-        faiss.write_index(half, str(path))
-    del fp16  # ~2 bytes per value, in memory until written
+    numbers = [np.flatnonzero(owner == j) for j in range(PARTS)]
+    done = 0
+    # One part after the other: a part's float16 vectors are in memory until written (2 bytes
+    # per value: 384 MB for half of 1M x 384 rows), on top of the float32 matrix the exact
+    # passes keep resident meanwhile; and sized once, as add() would grow them by doubling,
+    # copying them each time. A 1M-row build's heap peak over its start (in-process): 826 MiB
+    # for both parts at once through add(), 542 MiB this way (235 MiB without float16 files).
+    for part, rows, path in zip(parts, numbers, halves, strict=True):
+        fp16 = _half_index(vec.dim)
+        size = fp16.code_size
+        fp16.codes.resize(len(rows) * size)
+        codes = faiss.rev_swig_ptr(fp16.codes.data(), fp16.codes.size()) if len(rows) else []
+        for start in range(0, len(rows), CHUNK):
+            units = vec.units(rows[start : start + CHUNK])[0]
+            part.add(units)
+            codes[start * size : (start + len(units)) * size] = fp16.sa_encode(units).ravel()
+            done += len(units)
+            progress(done / n)
+        fp16.ntotal = len(rows)  # what add() would have left: the same codes, the same file
+        faiss.write_index(fp16, str(path))
+        del fp16, codes
     saved = {f"part{j}": faiss.serialize_index(p) for j, p in enumerate(parts)}
-    saved |= {f"rows{j}": np.flatnonzero(owner == j) for j in range(PARTS)}
+    saved |= {f"rows{j}": rows for j, rows in enumerate(numbers)}
     with open(dest, "wb") as f:  # a file object: savez would add .npz to a name
         np.savez(f, **saved)
 

@@ -103,7 +103,7 @@ class Vectors:
         if self._fd is not None:
             drop_pages(self.matrix.ctypes.data, self.matrix.nbytes)
 
-    def units(self, rows: slice) -> tuple[np.ndarray, np.ndarray]:
+    def units(self, rows: slice | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(the rows' unit vectors, contiguous float32, with odd rows zeroed; which rows are
         odd: non-finite values, or a norm that may overflow a float32 dot product). What the
         exact first pass encodes (its error bound relies on it) and the approximate index."""
