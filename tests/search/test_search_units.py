@@ -462,6 +462,21 @@ def test_index_without_its_float16_file_is_built_again(tmp_path: Path) -> None:
         again.close()
 
 
+def test_a_split_too_small_to_train_an_index_stays_exact(tmp_path: Path) -> None:
+    """With the threshold at 1, a split of fewer rows than the quantizer has centroids is not
+    handed to a build that can only fail (a traceback in the log, again every minute)."""
+    data, queries = clustered(approx.MIN_ROWS - 1, 32, 1, seed=17)
+    view = open_view(tmp_path / "view", [_vectors(tmp_path, data)])
+    indexes = Indexes(tmp_path / "idx", SearchSettings(approx_threshold=1))
+    indexes.prepare(view)
+    assert indexes.nearest(view, "embedding", queries[0], 5).method == "exact"
+    assert indexes.approx_state(view, "embedding") == "none"
+    assert indexes.wait_idle(60)
+    assert not indexes._builder._failed  # no build was tried
+    assert indexes.nearest(view, "embedding", queries[0], 5).method == "exact"
+    indexes.close()
+
+
 def test_large_split_is_answered_exactly_while_its_index_builds(tmp_path: Path) -> None:
     data, queries = clustered(3000, 32, 3, seed=7)
     view = open_view(tmp_path / "view", [_vectors(tmp_path, data)])

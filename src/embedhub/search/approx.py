@@ -67,6 +67,9 @@ from embedhub.search.views import Vectors
 CANDIDATES = 2_000  # rows rescored exactly at least ...
 PER_ROW = 20  # ... and this many per wanted row
 SAMPLE = 50_000  # rows the quantizer is trained on
+# Fewer rows can't train the quantizer (16 centroids per code): such a split stays exact,
+# whatever --search-approx-threshold says.
+MIN_ROWS = 16
 CHUNK = 16_384  # rows coded per call: progress reports and bounded temporaries (~25 MB)
 PARTS = 2  # parts of the rows, scanned at once (see above)
 # Each part's share of the pool is this much more than 1/PARTS of it: the draw puts 1,000 +-

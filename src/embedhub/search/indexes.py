@@ -188,7 +188,7 @@ class Indexes:
             ids, scores = index.nearest(vec, q, k)
             self.metrics.query("approximate")
             return Result(ids, scores, "approximate", n)
-        if n >= self.settings.approx_threshold:
+        if self._wants_approx(n):
             self._builder.want(view, column)  # answered exactly until it is ready
         first_pass = self._prefilters.get((view.folder, column))
         found = self.scanner.search(vec, q, k, first_pass)
@@ -201,10 +201,13 @@ class Indexes:
     def prepare(self, view: View) -> None:
         """Start what a first query on `view` would start: the approximate index of each
         vector column of a large split (for a split just pushed: viewer/warm.py)."""
-        if view.num_rows >= self.settings.approx_threshold:
+        if self._wants_approx(view.num_rows):
             for column in view.vectors:
                 if (view.folder, column) not in self._approx:
                     self._builder.want(view, column)
+
+    def _wants_approx(self, rows: int) -> bool:
+        return rows >= max(self.settings.approx_threshold, approx.MIN_ROWS)
 
     def approx_state(self, view: View, column: str) -> str:
         if (view.folder, column) in self._approx:
