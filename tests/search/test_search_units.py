@@ -409,6 +409,9 @@ def test_rows_of_reads_the_file_not_the_mapping(tmp_path: Path) -> None:
     assert np.array_equal(plain.rows_of(ids), data[ids])  # not a file: from memory
     with pytest.raises(IndexError):
         vec.rows_of(np.array([2000]))
+    # A slice of the mapping keeps its parent's file offset: not read by offset, but as mapped.
+    part = Vectors("embedding", vec.matrix[100:], np.ones(len(data) - 100, np.float32))
+    assert np.array_equal(part.rows_of(np.array([0, 5])), data[[100, 105]])
 
 
 def _resident(path: Path) -> int:
@@ -438,6 +441,11 @@ def test_a_split_served_by_its_index_drops_its_float32_matrix(tmp_path: Path) ->
     assert {r.method for r in found} == {"approximate"}
     assert _resident(matrix) < 0.05 * data.nbytes
     assert recall(np.array([r.ids for r in found]), exact_top(data, queries, 10)) >= 0.95
+    # A filter reads the rows it keeps from the matrix: released again once answered.
+    kept = np.arange(0, len(data), 3)
+    filtered = indexes.nearest(view, "embedding", queries[0], 10, rows=kept)
+    assert filtered.method == "filtered" and set(filtered.ids.tolist()) <= set(kept.tolist())
+    assert _resident(matrix) < 0.05 * data.nbytes
     indexes.close()
 
 

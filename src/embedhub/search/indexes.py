@@ -180,6 +180,7 @@ class Indexes:
         q = unit(q)
         if rows is not None:  # a filter: exact over the rows it keeps
             ids, scores = search_subset(vec, rows, q, k)
+            self._release_matrix(view, column)
             self.metrics.query("filtered")
             return Result(ids, scores, "filtered", len(rows))
         n = vec.matrix.shape[0]
@@ -195,8 +196,17 @@ class Indexes:
         if found is None:  # the index became ready during the pass (ExactScanner.release)
             return self.nearest(view, column, q, k)
         ids, scores = found
+        self._release_matrix(view, column)
         self.metrics.query("exact")
         return Result(ids, scores, "exact", n)
+
+    def _release_matrix(self, view: View, column: str) -> None:
+        """Release the float32 pages an exact read just brought in, where the split's index
+        serves its queries (see _load_or_build_approx): a filtered query's rows, or a pass
+        that began just before the index was published. The next such read faults them back
+        from the page cache: ~1 ms more for a filter keeping 1-10% of 1M rows (in-process)."""
+        if (view.folder, column) in self._approx:
+            view.vectors[column].drop_resident()
 
     def prepare(self, view: View) -> None:
         """Start what a first query on `view` would start: the approximate index of each

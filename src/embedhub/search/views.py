@@ -69,11 +69,18 @@ class Vectors:
 
     def __post_init__(self) -> None:
         # The matrix's file, for rows_of: where the matrix is a memory-mapped .npy file.
+        # Only a whole .npy matrix as np.load maps it: native float32 rows, C order, running
+        # to the end of the file (a slice of a memmap keeps its parent's offset).
         self._fd: int | None = None
-        if isinstance(self.matrix, np.memmap) and self.matrix.filename:
-            self._fd = os.open(self.matrix.filename, os.O_RDONLY)
-            self._offset = self.matrix.offset
-            weakref.finalize(self, os.close, self._fd)
+        m = self.matrix
+        if not (isinstance(m, np.memmap) and m.filename and m.dtype == np.dtype(np.float32)):
+            return
+        fd = os.open(m.filename, os.O_RDONLY)
+        if m.flags.c_contiguous and m.offset + m.nbytes == os.fstat(fd).st_size:
+            self._fd, self._offset = fd, m.offset
+            weakref.finalize(self, os.close, fd)
+        else:
+            os.close(fd)
 
     @property
     def dim(self) -> int:
