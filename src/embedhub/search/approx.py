@@ -32,13 +32,13 @@ way took 0.21 ms against 0.28 ms for the float32 rows read in place, and nearest
 against 1.86 ms before.
 
 The rows are coded in PARTS parts (one quantizer, trained once), each searched on a thread of
-its own: faiss scans one query on one thread. Each part's thread scans its codes and ranks its
-own share of the candidates (in float16, above), so a query's two halves meet once, at the end. On two idle
-cores a 1M-row scan took 4.7 ms instead of 7.2-7.5 (codes out of the caches, as between real
-queries); scoring each part's candidates on its own thread, rather than merging the parts'
-candidates first and scoring them in two halves, took 0.5 ms more off (5.5 -> 5.0 ms for the
-scan and the scoring, 1M rows, in-process). The codes live in 2 MiB pages (memory.huge_pages):
-one part's scan of 500k rows then took 2.9 ms instead of 3.5.
+its own: faiss scans one query on one thread. Each part's thread scans its codes and ranks
+its own share of the candidates (in float16, above), so a query's two halves meet once, at the
+end. On two idle cores a 1M-row scan took 4.7 ms instead of 7.2-7.5 (codes out of the caches,
+as between real queries); scoring each part's candidates on its own thread, rather than
+merging the parts' candidates first and scoring them in two halves, took 0.5 ms more off (5.5
+-> 5.0 ms for the scan and the scoring, 1M rows, in-process). The codes live in 2 MiB pages
+(memory.huge_pages): one part's scan of 500k rows then took 2.9 ms instead of 3.5.
 
 A row's part is drawn at random (seeded), not by position: every part then holds about 1/PARTS
 of any query's best rows, whatever the data's order (a file sorted by topic, or alternating
