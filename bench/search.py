@@ -228,7 +228,8 @@ def approx_part(srv, token: str, work: Path, rows: int, clients: int, queries: i
     for t in threads:
         t.join()
     # The exact scans read the whole float32 matrix (RSS above); once the index answers, the
-    # server unmaps it (approximate queries read the float16 files and a few rows by pread).
+    # server releases its pages (approximate queries read the float16 files, and a few rows by
+    # pread).
     print(
         f"  server RSS at most {peak[0]:.2f} GiB while the index built, "
         f"{rss_gib(srv):.2f} GiB once it answers"
