@@ -41,9 +41,9 @@ def arrow_on_glibc() -> bool:
     return True
 
 
-# madvise(2) advice values (Linux): back a range with 2 MiB pages from now on; and collapse
-# the pages it already has into huge ones right away (Linux 6.1+).
-MADV_HUGEPAGE, MADV_COLLAPSE = 14, 25
+# madvise(2) advice values (Linux): back a range with 2 MiB pages from now on; collapse the
+# pages it already has into huge ones right away (Linux 6.1+); drop a range's pages.
+MADV_DONTNEED, MADV_HUGEPAGE, MADV_COLLAPSE = 4, 14, 25
 HUGE_PAGE = 2 << 20  # bytes
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -55,28 +55,31 @@ def huge_pages(address: int, size: int) -> bool:
 
     Why: a search scans tens of MB of codes per query; in 4 KiB pages each scan walks ~12,000
     page-table entries, and in a virtual machine every TLB miss walks two levels of tables."""
-    start = -(-address // HUGE_PAGE) * HUGE_PAGE
-    end = (address + size) // HUGE_PAGE * HUGE_PAGE
-    if _LIBC is None or end <= start:
+    span = _whole_pages(address, size, HUGE_PAGE)
+    if span is None:
         return False
     # Eligible for huge pages where THP is in 'madvise' mode (this host's default), then
     # collapsed now rather than whenever khugepaged gets to it.
-    _LIBC.madvise(start, end - start, MADV_HUGEPAGE)
-    return _LIBC.madvise(start, end - start, MADV_COLLAPSE) == 0
-
-
-MADV_DONTNEED = 4
+    _LIBC.madvise(*span, MADV_HUGEPAGE)
+    return _LIBC.madvise(*span, MADV_COLLAPSE) == 0
 
 
 def drop_pages(address: int, size: int) -> bool:
     """Unmap the whole pages inside [address, address + size) of a read-only file mapping from
     this process: its RSS no longer counts them, the page cache keeps them (a later read maps
     them again without I/O). False where madvise is not available (nothing changes)."""
-    start = -(-address // PAGE) * PAGE
-    end = (address + size) // PAGE * PAGE
+    span = _whole_pages(address, size, PAGE)
+    return span is not None and _LIBC.madvise(*span, MADV_DONTNEED) == 0
+
+
+def _whole_pages(address: int, size: int, page: int) -> tuple[int, int] | None:
+    """(start, length) of the whole `page`-sized pages inside [address, address + size);
+    None when there is none, or no libc to madvise with."""
+    start = -(-address // page) * page
+    end = (address + size) // page * page
     if _LIBC is None or end <= start:
-        return False
-    return _LIBC.madvise(start, end - start, MADV_DONTNEED) == 0
+        return None
+    return start, end - start
 
 
 def _libc():
