@@ -238,11 +238,10 @@ class Indexes:
             index = approx.load(final, view.num_rows)
         release_freed_memory()  # the build's and the load's copies (coded rows, file bytes)
         self._approx[(view.folder, column)] = index
-        vec = view.vectors[column]
-        self.scanner.release(vec)  # queries mid-pass: the index answers
-        # From now on a query reads the float16 file and a few float32 rows (by pread): the
+        self.scanner.release(view.vectors[column])  # queries mid-pass: the index answers
+        # From now on a query reads the float16 files and a few float32 rows (by pread): the
         # float32 matrix that exact passes brought in need not stay resident (1.5 GB at 1M).
-        vec.drop_resident()
+        self._release_matrix(view, column)
 
     def _saved_approx(self, final: Path, rows: int) -> approx.ApproxIndex | None:
         # The float16 files are published first, the codes last: the codes vouch for all.
@@ -254,7 +253,7 @@ class Indexes:
             return approx.load(final, rows)
         except ValueError as exc:  # complete but not usable (an older kind): build anew
             log.warning("rebuilding the approximate index: %s", exc)
-            for path in (final, *approx.half_paths(final)):
+            for path in (final, *halves):
                 discard(path)
             return None
 

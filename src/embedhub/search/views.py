@@ -156,7 +156,7 @@ class View:
         out = table.to_pylist()
         for name in vector_columns:
             vec = self.vectors[name]
-            values = vec.rows_of(np.asarray(indices, np.int64)).tolist() if indices else []
+            values = vec.rows_of(np.asarray(indices, np.int64)).tolist()
             for row, i, value in zip(out, indices, values, strict=True):
                 row[name] = value if vec.scale[i] > 0 else None
         names = set(table.column_names) | set(vector_columns)
